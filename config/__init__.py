@@ -1,0 +1,1 @@
+"""Typed settings for tidegate (see :mod:`config.settings`)."""

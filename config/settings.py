@@ -1,0 +1,114 @@
+"""The one typed settings object: every address, port, path and topic name tidegate uses.
+
+Values come from ``TIDEGATE_*`` environment variables (or a ``.env`` file) and are validated
+once at start-up; the composition roots (``worker.py``, the CLI, ``make run``) load them and pass
+them on explicitly. Nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The checkout (or install) root; relative default paths are resolved against it."""
+
+DEFAULT_DATA_DIR = ROOT / ".tidegate"
+
+
+class Settings(BaseSettings):
+    """Validated configuration. Construct it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TIDEGATE_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+    )
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    """Where the embedded services keep their state (Temporal and SQLite files, Kafka logs)."""
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    task_queue: str = "tidegate"
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_controller_port: int = Field(default=19093, ge=1, le=65535)
+    kafka_version: str = "4.1.1"
+    kafka_cache_dir: Path = ROOT / ".cache" / "kafka"
+    topic_prefix: str = "tidegate"
+    drill_topic_prefix: str = "tidegate.drill"
+    topic_partitions: int = Field(default=3, ge=1, le=64)
+    consumer_group: str = "tidegate"
+
+    # Database
+    database_url: str = ""
+    """SQLAlchemy async URL; empty means an SQLite file in ``data_dir``."""
+
+    # Plans and intake
+    plan_path: Path = ROOT / "plans" / "shanghai"
+    max_alert_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+
+    # HTTP API
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    api_token: str = "dev-duty-officer-token"
+
+    @field_validator("kafka_bootstrap", "temporal_address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        for part in value.split(","):
+            host, sep, port = part.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port], got {value!r}")
+        return value
+
+    @field_validator("topic_prefix", "drill_topic_prefix")
+    @classmethod
+    def _topic_name(cls, value: str) -> str:
+        allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        if not value or not set(value) <= allowed:
+            raise ValueError(f"topic prefix may only use letters, digits, '.', '_', '-': {value!r}")
+        return value
+
+    @cached_property
+    def db_url(self) -> str:
+        """The effective database URL (the SQLite default lives in ``data_dir``)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'tidegate.db'}"
+
+    @property
+    def kafka_port(self) -> int:
+        """Port of the first bootstrap server (the embedded broker listens there)."""
+        return int(self.kafka_bootstrap.split(",")[0].rpartition(":")[2])
+
+    @property
+    def temporal_port(self) -> int:
+        """Front-end port of the Temporal address (the embedded dev server listens there)."""
+        return int(self.temporal_address.rpartition(":")[2])
+
+    def topic(self, name: str, *, drill: bool = False) -> str:
+        """Full topic name, e.g. ``topic("tasks.drainage")`` -> ``tidegate.tasks.drainage``."""
+        return f"{self.drill_topic_prefix if drill else self.topic_prefix}.{name}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build and validate settings, turning validation errors into one readable ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TIDEGATE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
