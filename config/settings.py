@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     """SQLAlchemy async URL; empty means an SQLite file in ``data_dir``."""
 
     # Plans and intake
+    region: str = "shanghai"
+    """Name of the region this deployment serves; the live response workflow is keyed by it."""
     plan_path: Path = ROOT / "plans" / "shanghai"
     max_alert_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
 

@@ -1,0 +1,228 @@
+"""Kafka activities: task messages to agencies, escalation notices and public notices.
+
+Every message is keyed by the id of what it is about (task id, escalation key, notice id) and
+carries that id in its body, so a retried activity that sends twice is harmless: consumers and
+agencies treat a second copy of the same id as the same message. The producer itself is
+idempotent, so broker-side retries add no copies either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from temporalio import activity
+
+from plans import render
+from plans.model import EscalationStep, Notice, Plan, Task
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
+
+SCHEMA_VERSION = 1
+"""Version of the message contract in ``docs/messages.md``; bumped on incompatible change."""
+
+
+class PlanSource(Protocol):
+    """Where activities find the exact plan version a response pinned."""
+
+    async def get(self, content_hash: str) -> Plan:
+        """The plan with this content hash."""
+        ...
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic prefixes; a drill never writes to live topics."""
+
+    live: str
+    drill: str
+
+    def name(self, suffix: str, drill: bool) -> str:
+        """Full topic name for ``suffix`` (e.g. ``tasks.drainage``)."""
+        return f"{self.drill if drill else self.live}.{suffix}"
+
+
+@dataclass(frozen=True)
+class PublishTasksInput:
+    """Tasks to put on their agencies' topics, rendered with the pinned plan."""
+
+    response_id: str
+    drill: bool
+    plan_hash: str
+    tasks: tuple[Task, ...]
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class PublishEscalationInput:
+    """One escalation step for one unacknowledged task."""
+
+    response_id: str
+    task_id: str
+    drill: bool
+    plan_hash: str
+    task: Task
+    step_index: int
+    step: EscalationStep
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PublishNoticesInput:
+    """Public and transport notices for the response's current level."""
+
+    response_id: str
+    drill: bool
+    plan_hash: str
+    notices: tuple[Notice, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PublishStandDownInput:
+    """Tell agencies that tasks are no longer required."""
+
+    response_id: str
+    drill: bool
+    plan_hash: str
+    tasks: tuple[Task, ...]
+    at: datetime
+
+
+def task_message(
+    response_id: str, task: Task, plan: Plan, drill: bool, issued_at: datetime
+) -> dict[str, Any]:
+    """The task message contract (see ``docs/messages.md``)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "type": "task",
+        "task_id": f"{response_id}/{task.id}",
+        "response_id": response_id,
+        "agency": task.agency,
+        "action_id": task.action_id,
+        "area": task.area,
+        "asset": task.asset,
+        "hazard": str(task.hazard),
+        "response_level": str(task.response_level),
+        "issued_at": issued_at.isoformat(),
+        "deadline": (issued_at + timedelta(minutes=task.deadline_minutes)).isoformat(),
+        "ack_timeout_minutes": task.ack_timeout_minutes,
+        "instructions": render.render_task(plan, task),
+        "drill": drill,
+        "plan_id": plan.plan_id,
+        "plan_version": plan.version,
+    }
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False, sort_keys=True).encode()
+
+
+class MessagingActivities:
+    """Activities over an aiokafka producer (built and started once in ``worker.py``)."""
+
+    def __init__(self, producer: AIOKafkaProducer, plans: PlanSource, topics: Topics) -> None:
+        self._producer = producer
+        self._plans = plans
+        self._topics = topics
+
+    async def _send_all(self, messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Send (topic, key, body) messages and wait until the broker has every one."""
+        pending: list[Awaitable[Any]] = [
+            await self._producer.send(topic, _encode(body), key=key.encode())
+            for topic, key, body in messages
+        ]
+        await asyncio.gather(*pending)
+
+    @activity.defn
+    async def publish_tasks(self, inp: PublishTasksInput) -> int:
+        """Put each task on ``tasks.<agency>``; returns how many messages were sent."""
+        plan = await self._plans.get(inp.plan_hash)
+        await self._send_all(
+            [
+                (
+                    self._topics.name(f"tasks.{task.agency}", inp.drill),
+                    f"{inp.response_id}/{task.id}",
+                    task_message(inp.response_id, task, plan, inp.drill, inp.issued_at),
+                )
+                for task in inp.tasks
+            ]
+        )
+        return len(inp.tasks)
+
+    @activity.defn
+    async def publish_stand_down(self, inp: PublishStandDownInput) -> None:
+        """Tell each agency that a task is stood down (on its own task topic)."""
+        plan = await self._plans.get(inp.plan_hash)
+        await self._send_all(
+            [
+                (
+                    self._topics.name(f"tasks.{task.agency}", inp.drill),
+                    f"{inp.response_id}/{task.id}",
+                    {
+                        "schema_version": SCHEMA_VERSION,
+                        "type": "stand_down",
+                        "task_id": f"{inp.response_id}/{task.id}",
+                        "response_id": inp.response_id,
+                        "agency": task.agency,
+                        "action_id": task.action_id,
+                        "at": inp.at.isoformat(),
+                        "drill": inp.drill,
+                        "plan_version": plan.version,
+                    },
+                )
+                for task in inp.tasks
+            ]
+        )
+
+    @activity.defn
+    async def publish_escalation(self, inp: PublishEscalationInput) -> None:
+        """Send one step of the 三单联动 chain to ``escalations``."""
+        plan = await self._plans.get(inp.plan_hash)
+        body = {
+            "schema_version": SCHEMA_VERSION,
+            "type": "escalation",
+            "escalation_id": f"{inp.task_id}#esc{inp.step_index}",
+            "task_id": inp.task_id,
+            "response_id": inp.response_id,
+            "agency": inp.task.agency,
+            "area": inp.task.area,
+            "kind": inp.step.kind,
+            "to": inp.step.to,
+            "at": inp.at.isoformat(),
+            "text": render.render_escalation(plan, inp.task, inp.step),
+            "drill": inp.drill,
+            "plan_version": plan.version,
+        }
+        await self._send_all([(self._topics.name("escalations", inp.drill), inp.task_id, body)])
+
+    @activity.defn
+    async def publish_notices(self, inp: PublishNoticesInput) -> None:
+        """Send rendered public and transport notices to ``notices``."""
+        plan = await self._plans.get(inp.plan_hash)
+        await self._send_all(
+            [
+                (
+                    self._topics.name("notices", inp.drill),
+                    f"{inp.response_id}/{notice.id}",
+                    {
+                        "schema_version": SCHEMA_VERSION,
+                        "type": "notice",
+                        "notice_id": f"{inp.response_id}/{notice.id}",
+                        "response_id": inp.response_id,
+                        "audience": notice.audience,
+                        "area": notice.area,
+                        "at": inp.at.isoformat(),
+                        "text": render.render_notice(plan, notice),
+                        "drill": inp.drill,
+                        "plan_version": plan.version,
+                    },
+                )
+                for notice in inp.notices
+            ]
+        )

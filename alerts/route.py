@@ -1,0 +1,57 @@
+"""Routing: hand a validated alert to its response workflow, exactly once and durably.
+
+Signal-with-start is used rather than update-with-start because it is durable the moment the
+call returns, even while no worker is running: an alert accepted here is never lost. The
+workflow id is deterministic (region plus live/drill), so every channel reaches the same
+workflow, and the workflow's ledger drops duplicates by id and by content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from alerts.model import Alert, Route
+from plans.model import Plan
+from workflows.response import ResponseInput, ResponseWorkflow
+
+REGION = SearchAttributeKey.for_keyword("TidegateRegion")
+DRILL = SearchAttributeKey.for_bool("TidegateDrill")
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where an alert went."""
+
+    route: Route
+    workflow_id: str | None
+    """``None`` for test-status alerts, which are logged and ignored."""
+
+
+def response_workflow_id(region: str, drill: bool) -> str:
+    """The one workflow that owns a region's live (or drill) response."""
+    return f"{'drill' if drill else 'response'}-{region}"
+
+
+async def submit(
+    client: Client, task_queue: str, region: str, plan: Plan, alert: Alert
+) -> Routed:
+    """Deliver ``alert`` to its response workflow, starting the workflow if none is running."""
+    if alert.route is Route.IGNORED:
+        return Routed(alert.route, None)
+    drill = alert.route is Route.DRILL
+    workflow_id = response_workflow_id(region, drill)
+    await client.start_workflow(
+        ResponseWorkflow.run,
+        ResponseInput(region=region, plan=plan, drill=drill),
+        id=workflow_id,
+        task_queue=task_queue,
+        start_signal="receive_alert",
+        start_signal_args=[alert],
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(REGION, region), SearchAttributePair(DRILL, drill)]
+        ),
+    )
+    return Routed(alert.route, workflow_id)

@@ -1,0 +1,39 @@
+"""The ``tidegate`` command: one entry point for duty officers, agencies and operators."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cli import alert, db, ops
+from config.errors import ConfigError
+
+app = typer.Typer(
+    help="tidegate: flood and typhoon emergency response orchestration.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(alert.app, name="alert")
+app.add_typer(db.app, name="db")
+ops.register(app)
+
+try:  # sub-commands whose packages are optional during development of a feature branch
+    from cli import plan as _plan
+
+    app.add_typer(_plan.app, name="plan")
+except ImportError:  # pragma: no cover
+    pass
+
+
+def main() -> None:
+    """Console-script entry point: configuration problems are one line, never a traceback."""
+    try:
+        app()
+    except ConfigError as exc:
+        sys.stderr.write(f"tidegate: {exc}\n")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""SQLAlchemy models. The schema itself is owned by the Alembic migrations in ``migrations/``.
+
+Every table that activities write has a natural key derived from workflow input (response id,
+task id, event key), so a retried activity finds its row instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base with timezone-aware datetimes and portable JSON."""
+
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class PlanRecord(Base):
+    """A plan version some response ran, stored whole so its templates outlive YAML edits."""
+
+    __tablename__ = "plans"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(50))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    """The plan as Temporal's JSON payload encoding, decoded with the same converter."""
+    recorded_at: Mapped[datetime]
+
+
+class ResponseRecord(Base):
+    """One response workflow: a region's (or a drill's) reaction to its warnings."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    region: Mapped[str] = mapped_column(String(100))
+    drill: Mapped[bool]
+    plan_id: Mapped[str] = mapped_column(String(100))
+    plan_version: Mapped[str] = mapped_column(String(50))
+    plan_hash: Mapped[str] = mapped_column(String(64))
+    levels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Area id to response level (``IV`` .. ``I``); areas without a response are absent."""
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WarningRecord(Base):
+    """A warning as received, with the decision intake took on it."""
+
+    __tablename__ = "warnings"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    response_id: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    hazard: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(20))
+    areas: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(20))
+    decision: Mapped[str] = mapped_column(String(20))
+    sent: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    headline: Mapped[str] = mapped_column(Text, default="")
+
+
+class TaskRecord(Base):
+    """One task of one response; ``id`` is ``<response id>/<plan task id>``."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    response_id: Mapped[str] = mapped_column(String(200), index=True)
+    plan_task_id: Mapped[str] = mapped_column(String(200))
+    action_id: Mapped[str] = mapped_column(String(100))
+    agency: Mapped[str] = mapped_column(String(50), index=True)
+    area: Mapped[str] = mapped_column(String(50))
+    asset: Mapped[str | None] = mapped_column(String(100))
+    hazard: Mapped[str] = mapped_column(String(20))
+    response_level: Mapped[str] = mapped_column(String(5))
+    state: Mapped[str] = mapped_column(String(20))
+    drill: Mapped[bool]
+    plan_version: Mapped[str] = mapped_column(String(50))
+    issued_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TaskEventRecord(Base):
+    """A transition of a task (dispatched, acknowledged, completed, escalated, stood down...)."""
+
+    __tablename__ = "task_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    """Idempotency key: task id plus the transition's sequence number in the task workflow."""
+    task_id: Mapped[str] = mapped_column(String(300), ForeignKey("tasks.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime]
+
+
+class EscalationRecord(Base):
+    """An escalation notice sent because a task went unacknowledged (三单联动)."""
+
+    __tablename__ = "escalations"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    """Task id plus the step index: one row per step, however often the activity retries."""
+    task_id: Mapped[str] = mapped_column(String(300), ForeignKey("tasks.id"), index=True)
+    response_id: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    to: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+
+
+class AuditRecord(Base):
+    """Append-only log of everything a response did, for the after-action review."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    response_id: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime]
+
+
+class RejectionRecord(Base):
+    """Input that intake refused, kept with the reason so nothing is silently lost."""
+
+    __tablename__ = "rejections"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]

@@ -1,0 +1,200 @@
+"""Repository functions: the only code that writes response data. Each one is idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from plans.model import Plan
+from store.db import insert_ignore
+from store.models import (
+    AuditRecord,
+    EscalationRecord,
+    RejectionRecord,
+    ResponseRecord,
+    TaskEventRecord,
+    TaskRecord,
+    WarningRecord,
+)
+from store.plans import save_plan
+
+
+async def audit(
+    session: AsyncSession, key: str, response_id: str, action: str, at: datetime, **detail: Any
+) -> None:
+    """Append to the audit log once per key."""
+    await insert_ignore(
+        session,
+        AuditRecord,
+        {"key": key, "response_id": response_id, "action": action, "detail": detail, "at": at},
+    )
+
+
+async def save_response(
+    session: AsyncSession, response_id: str, region: str, drill: bool, plan: Plan, at: datetime
+) -> None:
+    """Record the pinned plan and the response (first start wins; continue-as-new is a no-op)."""
+    await save_plan(session, plan)
+    added = await insert_ignore(
+        session,
+        ResponseRecord,
+        {
+            "id": response_id,
+            "region": region,
+            "drill": drill,
+            "plan_id": plan.plan_id,
+            "plan_version": plan.version,
+            "plan_hash": plan.content_hash,
+            "levels": {},
+            "status": "active",
+            "started_at": at,
+            "updated_at": at,
+        },
+    )
+    if added:
+        await audit(
+            session,
+            f"{response_id}:started",
+            response_id,
+            "response_started",
+            at,
+            plan_id=plan.plan_id,
+            plan_version=plan.version,
+            plan_hash=plan.content_hash,
+        )
+
+
+async def save_levels(
+    session: AsyncSession,
+    response_id: str,
+    levels: dict[str, str],
+    status: str,
+    key: str,
+    at: datetime,
+    detail: dict[str, Any],
+) -> None:
+    """Set the response's current levels and status, and audit the change."""
+    await session.execute(
+        update(ResponseRecord)
+        .where(ResponseRecord.id == response_id)
+        .values(levels=levels, status=status, updated_at=at)
+    )
+    await audit(session, key, response_id, "levels_changed", at, levels=levels, **detail)
+
+
+async def save_warning(
+    session: AsyncSession,
+    *,
+    response_id: str,
+    warning_id: str,
+    kind: str,
+    hazard: str,
+    level: str,
+    areas: Sequence[str],
+    status: str,
+    decision: str,
+    sent: datetime,
+    headline: str,
+    at: datetime,
+) -> None:
+    """Store a received warning and intake's decision once."""
+    await insert_ignore(
+        session,
+        WarningRecord,
+        {
+            "id": warning_id,
+            "response_id": response_id,
+            "kind": kind,
+            "hazard": hazard,
+            "level": level,
+            "areas": list(areas),
+            "status": status,
+            "decision": decision,
+            "sent": sent,
+            "recorded_at": at,
+            "headline": headline,
+        },
+    )
+    await audit(
+        session,
+        f"{response_id}:warning:{warning_id}:{decision}",
+        response_id,
+        "warning_received",
+        at,
+        warning_id=warning_id,
+        decision=decision,
+    )
+
+
+async def save_tasks(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Create task rows that do not exist yet; existing rows keep their state."""
+    for row in rows:
+        if await insert_ignore(session, TaskRecord, row):
+            await insert_ignore(
+                session,
+                TaskEventRecord,
+                {
+                    "key": f"{row['id']}#0",
+                    "task_id": row["id"],
+                    "kind": "dispatched",
+                    "detail": {"deadline_at": row["deadline_at"].isoformat()},
+                    "at": row["issued_at"],
+                },
+            )
+
+
+async def save_transition(
+    session: AsyncSession,
+    task_id: str,
+    seq: int,
+    state: str,
+    kind: str,
+    at: datetime,
+    detail: dict[str, Any],
+) -> None:
+    """Log a task transition once, and move the task to ``state``."""
+    added = await insert_ignore(
+        session,
+        TaskEventRecord,
+        {"key": f"{task_id}#{seq}", "task_id": task_id, "kind": kind, "detail": detail, "at": at},
+    )
+    if added:
+        await session.execute(
+            update(TaskRecord).where(TaskRecord.id == task_id).values(state=state, updated_at=at)
+        )
+
+
+async def save_escalation(
+    session: AsyncSession,
+    *,
+    task_id: str,
+    response_id: str,
+    step: int,
+    kind: str,
+    to: str,
+    at: datetime,
+) -> None:
+    """Store one escalation step of one task once."""
+    await insert_ignore(
+        session,
+        EscalationRecord,
+        {
+            "key": f"{task_id}#esc{step}",
+            "task_id": task_id,
+            "response_id": response_id,
+            "kind": kind,
+            "to": to,
+            "at": at,
+        },
+    )
+
+
+async def save_rejection(
+    session: AsyncSession, channel: str, reason: str, payload: bytes, at: datetime
+) -> None:
+    """Keep refused input with its reason (rejections are never silently dropped)."""
+    session.add(RejectionRecord(channel=channel, reason=reason, payload=payload, received_at=at))

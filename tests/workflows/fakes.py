@@ -1,0 +1,95 @@
+"""Activity stand-ins for workflow tests: same names as the real ones, recording their input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio import activity
+
+from activities.messaging import (
+    PublishEscalationInput,
+    PublishNoticesInput,
+    PublishStandDownInput,
+    PublishTasksInput,
+)
+from activities.records import (
+    RecordEscalationInput,
+    RecordLevelsInput,
+    RecordResponseInput,
+    RecordTasksInput,
+    RecordWarningInput,
+    TaskTransitionInput,
+)
+
+
+@dataclass
+class Calls:
+    """Everything the fake activities were asked to do, by activity name."""
+
+    log: dict[str, list[Any]] = field(default_factory=dict)
+
+    def add(self, name: str, value: Any) -> None:
+        self.log.setdefault(name, []).append(value)
+
+    def of(self, name: str) -> list[Any]:
+        return self.log.get(name, [])
+
+
+def fake_activities(calls: Calls) -> list[Callable[..., Any]]:
+    """Fakes for every activity the workflows call."""
+
+    @activity.defn(name="record_response")
+    async def record_response(inp: RecordResponseInput) -> None:
+        calls.add("record_response", inp)
+
+    @activity.defn(name="record_levels")
+    async def record_levels(inp: RecordLevelsInput) -> None:
+        calls.add("record_levels", inp)
+
+    @activity.defn(name="record_warning")
+    async def record_warning(inp: RecordWarningInput) -> None:
+        calls.add("record_warning", inp)
+
+    @activity.defn(name="record_tasks")
+    async def record_tasks(inp: RecordTasksInput) -> None:
+        calls.add("record_tasks", inp)
+
+    @activity.defn(name="record_task_transition")
+    async def record_task_transition(inp: TaskTransitionInput) -> None:
+        calls.add("record_task_transition", inp)
+
+    @activity.defn(name="record_escalation")
+    async def record_escalation(inp: RecordEscalationInput) -> None:
+        calls.add("record_escalation", inp)
+
+    @activity.defn(name="publish_tasks")
+    async def publish_tasks(inp: PublishTasksInput) -> int:
+        calls.add("publish_tasks", inp)
+        return len(inp.tasks)
+
+    @activity.defn(name="publish_stand_down")
+    async def publish_stand_down(inp: PublishStandDownInput) -> None:
+        calls.add("publish_stand_down", inp)
+
+    @activity.defn(name="publish_escalation")
+    async def publish_escalation(inp: PublishEscalationInput) -> None:
+        calls.add("publish_escalation", inp)
+
+    @activity.defn(name="publish_notices")
+    async def publish_notices(inp: PublishNoticesInput) -> None:
+        calls.add("publish_notices", inp)
+
+    return [
+        record_response,
+        record_levels,
+        record_warning,
+        record_tasks,
+        record_task_transition,
+        record_escalation,
+        publish_tasks,
+        publish_stand_down,
+        publish_escalation,
+        publish_notices,
+    ]

@@ -1,0 +1,370 @@
+"""ResponseWorkflow: one region's (or one drill's) response to the warnings in force.
+
+It keeps the warnings, asks ``plans`` for the response level and the tasks, dispatches what is
+new without asking anyone (不用请示), stands down what the plan says, and completes with a
+summary once every warning is gone and every task is closed. Decisions all come from
+``plans.rules`` and ``alerts.rules``; this module only orchestrates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.messaging import (
+        MessagingActivities,
+        PublishNoticesInput,
+        PublishStandDownInput,
+        PublishTasksInput,
+    )
+    from activities.records import (
+        RecordActivities,
+        RecordLevelsInput,
+        RecordResponseInput,
+        RecordTasksInput,
+        RecordWarningInput,
+        task_key,
+    )
+    from alerts.model import Alert
+    from alerts.rules import AlertLedger
+    from plans.model import Plan, Response, Task
+    from plans.rules import diff, respond
+    from workflows.task import OPEN_STATES, TaskChange, TaskInput, TaskWorkflow
+
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+
+@dataclass
+class TaskView:
+    """What the response knows of one of its tasks."""
+
+    task_id: str
+    agency: str
+    action_id: str
+    area: str
+    asset: str | None
+    state: str
+
+
+@dataclass
+class ResponseState:
+    """Everything carried across continue-as-new."""
+
+    response_id: str = ""
+    """Unique per response (workflow id plus first run id), so a later response in the same
+    region never collides with this one's task ids or database rows."""
+    ledger: AlertLedger = field(default_factory=AlertLedger)
+    response: Response | None = None
+    tasks: dict[str, TaskView] = field(default_factory=dict)
+    """Plan task id to view, in dispatch order."""
+    inbox: list[Alert] = field(default_factory=list)
+    changes: int = 0
+    warnings_received: int = 0
+
+
+@dataclass(frozen=True)
+class ResponseInput:
+    """Start (or continue) a response; ``plan`` is pinned for the response's lifetime."""
+
+    region: str
+    plan: Plan
+    drill: bool = False
+    time_scale: float = 1.0
+    state: ResponseState | None = None
+
+
+@dataclass
+class ResponseStatus:
+    """Answer to the ``status`` query."""
+
+    response_id: str
+    plan_version: str
+    levels: dict[str, str]
+    active_warnings: list[str]
+    tasks: list[TaskView]
+
+
+@dataclass
+class ResponseSummary:
+    """The workflow's result once the response is over."""
+
+    response_id: str
+    plan_version: str
+    warnings_received: int
+    tasks: int
+    states: dict[str, int]
+
+
+@workflow.defn
+class ResponseWorkflow:
+    """Durable orchestration of one response."""
+
+    def __init__(self) -> None:
+        self._inp: ResponseInput | None = None
+        self._s = ResponseState()
+
+    @workflow.run
+    async def run(self, inp: ResponseInput) -> ResponseSummary:
+        """Apply warnings as they come until the response is over."""
+        self._inp = inp
+        if inp.state is None:
+            info = workflow.info()
+            self._s.response_id = f"{info.workflow_id}-{info.first_execution_run_id[:8]}"
+            await self._record_start()
+        else:
+            self._s = inp.state
+        while not self._over():
+            await self._wait_for_work()
+            self._s.ledger.expire(workflow.now())
+            await self._apply_inbox()
+            if workflow.info().is_continue_as_new_suggested():
+                await self._continue_as_new()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._record_levels("closed")
+        return self._summary()
+
+    @workflow.signal
+    def receive_alert(self, alert: Alert) -> None:
+        """Queue a warning (issue, update or cancel) for the main loop."""
+        self._s.warnings_received += 1
+        self._s.inbox.append(alert)
+
+    @workflow.signal
+    def task_changed(self, change: TaskChange) -> None:
+        """A task workflow reports a new state."""
+        view = self._s.tasks.get(change.plan_task_id)
+        if view is not None:
+            view.state = change.state
+
+    @workflow.update
+    async def apply_plan(self, plan: Plan) -> str:
+        """Switch this response to a newer version of its plan, re-deciding the tasks."""
+        assert self._inp is not None
+        self._inp = ResponseInput(**{**vars(self._inp), "plan": plan})
+        await self._record_start()
+        await self._reconcile()
+        return plan.version
+
+    @apply_plan.validator
+    def _validate_plan(self, plan: Plan) -> None:
+        assert self._inp is not None
+        if plan.plan_id != self._inp.plan.plan_id:
+            raise ApplicationError(f"plan {plan.plan_id!r} is not this response's plan")
+        if plan.content_hash == self._inp.plan.content_hash:
+            raise ApplicationError(f"plan version {plan.version} is already in use")
+
+    @workflow.query
+    def status(self) -> ResponseStatus:
+        """Levels per area, the warnings in force and every task's state."""
+        assert self._inp is not None
+        response = self._s.response
+        return ResponseStatus(
+            response_id=self._s.response_id,
+            plan_version=self._inp.plan.version,
+            levels={a: str(lv) for a, lv in (response.levels if response else {}).items()},
+            active_warnings=[w.id for w in self._s.ledger.active_alerts()],
+            tasks=list(self._s.tasks.values()),
+        )
+
+    # --- steps -----------------------------------------------------------------------------
+
+    async def _record_start(self) -> None:
+        inp = self._inputs()
+        await workflow.execute_activity_method(
+            RecordActivities.record_response,
+            RecordResponseInput(self._s.response_id, inp.region, inp.drill, inp.plan, workflow.now()),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+
+    async def _wait_for_work(self) -> None:
+        """Sleep until a warning arrives, a task closes, or the next warning expires."""
+        closed_before = self._open_tasks()
+        until = self._s.ledger.next_expiry()
+        timeout = None if until is None else max(until - workflow.now(), timedelta(seconds=1))
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self._s.inbox) or self._open_tasks() != closed_before or self._over(),
+                timeout=timeout,
+            )
+        except TimeoutError:
+            pass
+
+    async def _apply_inbox(self) -> None:
+        """Run each queued warning through the ledger, then re-decide the response once."""
+        inp = self._inputs()
+        while self._s.inbox:
+            alert = self._s.inbox.pop(0)
+            decision = self._s.ledger.accept(alert, workflow.now())
+            await workflow.execute_activity_method(
+                RecordActivities.record_warning,
+                RecordWarningInput(
+                    self._s.response_id,
+                    alert.id,
+                    str(alert.kind),
+                    str(alert.hazard),
+                    str(alert.level),
+                    alert.areas,
+                    str(alert.status),
+                    str(decision),
+                    alert.sent,
+                    alert.headline,
+                    workflow.now(),
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        """Bring dispatched tasks in line with what the plan says for the warnings in force."""
+        inp = self._inputs()
+        before = self._s.response or respond((), inp.plan)
+        after = respond(self._s.ledger.active(), inp.plan)
+        change = diff(before, after)
+        self._s.response = after
+        if change.dispatch:
+            await self._dispatch(change.dispatch)
+        if change.stand_down:
+            await self._stand_down(change.stand_down)
+        new_notices = tuple(n for n in after.notices if n not in before.notices)
+        if new_notices:
+            await self._publish_notices(new_notices)
+        if before.levels != after.levels or change.dispatch or change.stand_down:
+            await self._record_levels("active")
+
+    async def _dispatch(self, tasks: tuple[Task, ...]) -> None:
+        """Record, publish, then track each new task; nobody is asked for approval."""
+        inp = self._inputs()
+        fresh = tuple(t for t in tasks if t.id not in self._s.tasks)
+        if not fresh:
+            return
+        now = workflow.now()
+        await workflow.execute_activity_method(
+            RecordActivities.record_tasks,
+            RecordTasksInput(self._s.response_id, inp.drill, inp.plan.version, fresh, now),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        await workflow.execute_activity_method(
+            MessagingActivities.publish_tasks,
+            PublishTasksInput(self._s.response_id, inp.drill, inp.plan.content_hash, fresh, now),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        for task in fresh:
+            await self._start_tracking(task, now)
+
+    async def _start_tracking(self, task: Task, issued_at: datetime) -> None:
+        inp = self._inputs()
+        key = task_key(self._s.response_id, task)
+        self._s.tasks[task.id] = TaskView(
+            key, task.agency, task.action_id, task.area, task.asset, "dispatched"
+        )
+        await workflow.start_child_workflow(
+            TaskWorkflow.run,
+            TaskInput(
+                key,
+                self._s.response_id,
+                workflow.info().workflow_id,
+                task,
+                inp.plan.content_hash,
+                inp.drill,
+                issued_at,
+                inp.time_scale,
+            ),
+            id=f"task:{key}",
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+
+    async def _stand_down(self, tasks: tuple[Task, ...]) -> None:
+        """Tell agencies and their task workflows that these tasks are no longer needed."""
+        inp = self._inputs()
+        open_tasks = tuple(
+            t for t in tasks if t.id in self._s.tasks and self._s.tasks[t.id].state in OPEN_STATES
+        )
+        if not open_tasks:
+            return
+        await workflow.execute_activity_method(
+            MessagingActivities.publish_stand_down,
+            PublishStandDownInput(
+                self._s.response_id, inp.drill, inp.plan.content_hash, open_tasks, workflow.now()
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        for task in open_tasks:
+            handle = workflow.get_external_workflow_handle(f"task:{self._s.tasks[task.id].task_id}")
+            await handle.signal(TaskWorkflow.stand_down)
+
+    async def _publish_notices(self, notices: tuple[object, ...]) -> None:
+        inp = self._inputs()
+        await workflow.execute_activity_method(
+            MessagingActivities.publish_notices,
+            PublishNoticesInput(
+                self._s.response_id,
+                inp.drill,
+                inp.plan.content_hash,
+                notices,  # type: ignore[arg-type]
+                workflow.now(),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+
+    async def _record_levels(self, status: str) -> None:
+        inp = self._inputs()
+        self._s.changes += 1
+        levels = self._s.response.levels if self._s.response else {}
+        await workflow.execute_activity_method(
+            RecordActivities.record_levels,
+            RecordLevelsInput(
+                self._s.response_id,
+                {area: str(level) for area, level in levels.items()},
+                status,
+                f"{self._s.response_id}:levels:{self._s.changes}",
+                workflow.now(),
+                {"open_tasks": self._open_tasks()},
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        inp = self._inputs()
+        workflow.continue_as_new(ResponseInput(**{**vars(inp), "state": self._s}))
+
+    # --- derived facts ---------------------------------------------------------------------
+
+    def _inputs(self) -> ResponseInput:
+        assert self._inp is not None
+        return self._inp
+
+    def _open_tasks(self) -> int:
+        return sum(1 for view in self._s.tasks.values() if view.state in OPEN_STATES)
+
+    def _over(self) -> bool:
+        """Over once something happened, no warning is in force and no task is open."""
+        return (
+            self._s.warnings_received > 0
+            and not self._s.inbox
+            and not self._s.ledger.active()
+            and self._open_tasks() == 0
+        )
+
+    def _summary(self) -> ResponseSummary:
+        inp = self._inputs()
+        states: dict[str, int] = {}
+        for view in self._s.tasks.values():
+            states[view.state] = states.get(view.state, 0) + 1
+        return ResponseSummary(
+            self._s.response_id, inp.plan.version, self._s.warnings_received, len(self._s.tasks), states
+        )
