@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from activities.messaging import MessagingActivities, Topics
 from activities.records import RecordActivities
+from alerts.agency_events import AgencyEventConsumer
 from alerts.consumer import AlertConsumer
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
@@ -98,11 +99,16 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         records = RecordActivities(sessions)
         messaging = MessagingActivities(producer, PlanLibrary(sessions, plan), topics)
         worker = build_worker(settings, client, records, messaging)
-        consumer = AlertConsumer(settings, client, sessions, producer, plan)
-        async with worker, consumer:
-            log.info("tidegate worker running on task queue %r", settings.task_queue)
-            await stop.wait()
-            log.info("stopping")
+        await stack.enter_async_context(worker)
+        for consumer in (
+            AlertConsumer(settings, client, sessions, producer, plan),
+            AgencyEventConsumer(settings, client, sessions, producer),
+            AgencyEventConsumer(settings, client, sessions, producer, drill=True),
+        ):
+            await stack.enter_async_context(consumer)
+        log.info("tidegate worker running on task queue %r", settings.task_queue)
+        await stop.wait()
+        log.info("stopping")
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cli import alert, db, ops
+from cli import agency, alert, db, ops
 from config.errors import ConfigError
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(alert.app, name="alert")
 app.add_typer(db.app, name="db")
+app.add_typer(agency.app, name="agency")
 ops.register(app)
 
 try:  # sub-commands whose packages are optional during development of a feature branch

@@ -7,7 +7,6 @@ them on explicitly. Nothing reads the environment anywhere else.
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
@@ -82,7 +81,7 @@ class Settings(BaseSettings):
             raise ValueError(f"topic prefix may only use letters, digits, '.', '_', '-': {value!r}")
         return value
 
-    @cached_property
+    @property
     def db_url(self) -> str:
         """The effective database URL (the SQLite default lives in ``data_dir``)."""
         if self.database_url:

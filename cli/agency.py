@@ -1,0 +1,94 @@
+"""``tidegate agency``: what an agency's desk does from a terminal.
+
+``ack``, ``progress``, ``complete`` and ``decline`` deliver the same event an agency would put on
+``tidegate.tasks.events``, through the same parser, straight to the task's workflow, so an
+unknown task id is reported at once. ``listen`` prints the agency's tasks as they arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import typer
+from aiokafka import AIOKafkaConsumer
+
+from alerts.agency_events import Refused, deliver, parse_event
+from config.settings import load_settings
+from worker import connect_temporal
+
+app = typer.Typer(help="Acknowledge, complete or decline tasks; watch an agency's queue.")
+
+BY = typer.Option("", "--by", help="Who answers (team, desk or person).")
+
+
+def _send(task_id: str, kind: str, by: str, reason: str = "") -> None:
+    settings = load_settings()
+    body = {"task_id": task_id, "kind": kind, "by": by, "reason": reason}
+
+    async def go() -> None:
+        event = parse_event(json.dumps(body).encode())
+        await deliver(await connect_temporal(settings), event)
+
+    try:
+        asyncio.run(go())
+    except Refused as exc:
+        typer.echo(f"REJECT {exc.reason}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{kind} {task_id}")
+
+
+@app.command()
+def ack(task_id: str, by: str = BY) -> None:
+    """Acknowledge a task: the agency has it in hand (stops escalation)."""
+    _send(task_id, "acknowledge", by)
+
+
+@app.command()
+def progress(task_id: str, by: str = BY) -> None:
+    """Report that work on a task is under way."""
+    _send(task_id, "progress", by)
+
+
+@app.command()
+def complete(task_id: str, by: str = BY) -> None:
+    """Report a task done."""
+    _send(task_id, "complete", by)
+
+
+@app.command()
+def decline(
+    task_id: str, reason: str = typer.Option(..., help="Why the agency cannot do it."), by: str = BY
+) -> None:
+    """Decline a task, with the reason."""
+    _send(task_id, "decline", by, reason)
+
+
+@app.command()
+def listen(
+    agency: str,
+    drill: bool = typer.Option(False, help="Listen to the drill topic instead."),
+    from_start: bool = typer.Option(False, "--from-start", help="Replay earlier messages too."),
+) -> None:
+    """Print the agency's task messages (one JSON line each) as they arrive; Ctrl-C stops."""
+    settings = load_settings()
+
+    async def go() -> None:
+        consumer = AIOKafkaConsumer(
+            settings.topic(f"tasks.{agency}", drill=drill),
+            bootstrap_servers=settings.kafka_bootstrap,
+            auto_offset_reset="earliest" if from_start else "latest",
+        )
+        await consumer.start()
+        try:
+            async for record in consumer:
+                sys.stdout.write((record.value or b"").decode("utf-8", "replace") + "\n")
+                sys.stdout.flush()
+        finally:
+            await consumer.stop()
+
+    try:
+        asyncio.run(go())
+    except KeyboardInterrupt:
+        pass

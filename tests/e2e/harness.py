@@ -1,0 +1,112 @@
+"""Helpers for end-to-end tests: a real worker in-process, the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+import worker
+from config.settings import ROOT, Settings
+from devstack.topics import ensure_topics, standard_topics
+from plans.loader import load_plan
+from store.migrate import upgrade_async
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """Environment that points a ``tidegate`` subprocess at the test services."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIDEGATE_")}
+    env |= {
+        "TIDEGATE_TEMPORAL_ADDRESS": settings.temporal_address,
+        "TIDEGATE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "TIDEGATE_DATABASE_URL": settings.db_url,
+        "TIDEGATE_DATA_DIR": str(settings.data_dir),
+        "TIDEGATE_REGION": settings.region,
+        "TIDEGATE_TASK_QUEUE": settings.task_queue,
+        "TIDEGATE_PLAN_PATH": str(settings.plan_path),
+    }
+    return env
+
+
+def tidegate(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real ``tidegate`` entry point against the test services."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        env=env_for(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def prepare(settings: Settings) -> None:
+    """Schema and topics, as ``make run`` prepares them."""
+    await upgrade_async(settings.db_url)
+    agencies = [agency.id for agency in load_plan(settings.plan_path).agencies]
+    await ensure_topics(settings.kafka_bootstrap, standard_topics(settings, agencies))
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings) -> AsyncIterator[None]:
+    """The production worker (``worker.run``) in this event loop until the block ends."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(settings, stop))
+    try:
+        await asyncio.sleep(0.5)
+        if task.done():
+            task.result()
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=60)
+
+
+async def collect(
+    bootstrap: str,
+    topics: list[str],
+    accept: Callable[[dict[str, Any]], bool],
+    count: int,
+    timeout: float = 60.0,
+) -> list[dict[str, Any]]:
+    """Read JSON messages from ``topics`` until ``count`` of them pass ``accept``."""
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    body = json.loads(record.value or b"{}")
+                    if accept(body):
+                        found.append(body)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(0.3)
+
+

@@ -1,0 +1,82 @@
+"""The first end-to-end slice: a blue rainstorm issued on the CLI puts tasks on Kafka.
+
+Real Temporal dev server, real Kafka, the real database (SQLite and PostgreSQL), the real worker
+and the real ``tidegate`` entry point.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from config.settings import Settings
+from tests.e2e.harness import collect, eventually, prepare, running_worker, tidegate
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_blue_rainstorm_dispatches_drainage_and_sanitation_tasks(
+    e2e_settings: Settings,
+) -> None:
+    settings = e2e_settings
+    await prepare(settings)
+    async with running_worker(settings):
+        issued = tidegate(
+            settings, "alert", "issue", "--hazard", "rainstorm", "--level", "blue",
+            "--area", "citywide",
+        )
+        assert issued.returncode == 0, issued.stderr
+        assert "accepted alert" in issued.stdout
+
+        topics = [settings.topic("tasks.drainage"), settings.topic("tasks.sanitation")]
+        region = f"response-{settings.region}-"
+        messages = await collect(
+            settings.kafka_bootstrap,
+            topics,
+            lambda m: str(m.get("response_id", "")).startswith(region),
+            count=2,
+        )
+        agencies = {m["agency"] for m in messages}
+        assert agencies == {"drainage", "sanitation"}
+        for message in messages:
+            assert message["type"] == "task"
+            assert message["schema_version"] == 1
+            assert message["response_level"] == "IV"
+            assert message["hazard"] == "rainstorm"
+            assert message["drill"] is False
+            assert message["task_id"].startswith(message["response_id"] + "/")
+            assert message["instructions"]["zh"] and message["instructions"]["en"]
+            assert message["plan_version"]
+
+        def shown() -> dict[str, object] | None:
+            out = tidegate(settings, "status", "--json")
+            assert out.returncode == 0, out.stderr
+            responses = json.loads(out.stdout)["responses"]
+            mine = [r for r in responses if str(r["id"]).startswith(region)]
+            return mine[0] if mine and mine[0]["tasks"] else None
+
+        status = await eventually(shown)
+        assert status is not None
+        assert status["levels"].get("citywide") == "IV"
+        states = {task["state"] for task in status["tasks"]}
+        assert states <= {"dispatched", "escalated"}
+        recorded = {task["id"] for task in status["tasks"]}
+        assert {m["task_id"] for m in messages} <= recorded
+
+
+@pytest.fixture
+def e2e_settings(settings: Settings, kafka_bootstrap: str, temporal_env: object,
+                 database_url: str) -> Settings:
+    """Settings pointing at the session's real services, with a region of its own."""
+    target = temporal_env.client.service_client.config.target_host  # type: ignore[attr-defined]
+    return settings.model_copy(
+        update={
+            "temporal_address": target,
+            "kafka_bootstrap": kafka_bootstrap,
+            "database_url": database_url,
+            "region": f"e2e{uuid.uuid4().hex[:8]}",
+            "task_queue": f"tidegate-{uuid.uuid4().hex[:8]}",
+        }
+    )
