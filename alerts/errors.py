@@ -1,0 +1,55 @@
+"""The one exception alert intake raises for bad input.
+
+Exception tree::
+
+    Exception
+    └── AlertRejected   (reason, field, code)
+
+Every parser in :mod:`alerts` turns anything wrong with a payload (size, encoding, syntax,
+schema, unknown hazard, level or area) into :class:`AlertRejected`, so each channel (CLI, HTTP,
+Kafka) needs exactly one ``except`` clause and can always record *why* a payload was refused.
+Any other exception escaping a parser is a bug.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RejectCode(StrEnum):
+    """What kind of problem a rejection is, so channels can map it to a status or a DLQ topic."""
+
+    TOO_LARGE = "too_large"
+    """The payload is over the configured byte limit (HTTP 413)."""
+    ENCODING = "encoding"
+    """The bytes are not UTF-8 text (HTTP 400)."""
+    SYNTAX = "syntax"
+    """Not well-formed JSON or XML, or forbidden XML constructs such as a DTD (HTTP 400)."""
+    MEDIA_TYPE = "media_type"
+    """The body is not the format its declared content type says (HTTP 415)."""
+    SCHEMA = "schema"
+    """Well-formed, but a field is missing, malformed or unmappable (HTTP 422)."""
+
+
+class AlertRejected(Exception):
+    """A payload was refused; ``reason`` says why in one line a duty officer can act on.
+
+    Args:
+        reason: Human-readable cause, naming the offending value where there is one.
+        field: The JSON field or CAP element at fault, or ``None`` for whole-payload problems.
+        code: The category of the problem.
+    """
+
+    def __init__(
+        self, reason: str, field: str | None = None, code: RejectCode = RejectCode.SCHEMA
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
+
+    def __repr__(self) -> str:
+        return f"AlertRejected({self.reason!r}, field={self.field!r}, code={self.code.value!r})"
