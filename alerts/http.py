@@ -1,0 +1,296 @@
+"""HTTP intake for duty officers: ``POST /alerts`` (JSON or CAP 1.2 XML) and ``GET /alerts/{id}``.
+
+The app only translates HTTP into the same calls every channel makes: :func:`parse_alert` for
+validation, then an injected ``submit`` (which signals Temporal) and ``lookup`` (which reads the
+database). Rejections are passed to an injected ``on_reject`` so they can be recorded. Tests and
+local runs inject fakes; ``worker.py``-style composition roots inject the real ones.
+
+Status codes: 202 accepted and handed on; 200 a ``test`` message, logged and ignored;
+400 not UTF-8 or not well-formed; 401 missing or wrong bearer token; 413 over the size limit;
+415 unsupported content type, or a body that is not what the type says; 422 well-formed but
+invalid (missing field, unknown hazard, level or area ...); 503 the hand-off failed, retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from alerts.errors import AlertRejected, RejectCode
+from alerts.intake import DEFAULT_MAX_BYTES, PayloadFormat, check_size, parse_alert
+from alerts.model import Alert, Route
+
+logger = logging.getLogger("tidegate.http")
+
+CHANNEL = "http"
+_BEARER = HTTPBearer(auto_error=False, description="Duty officer token")
+_MEDIA_TYPES = {
+    "application/json": PayloadFormat.JSON,
+    "application/xml": PayloadFormat.CAP,
+    "application/cap+xml": PayloadFormat.CAP,
+    "text/xml": PayloadFormat.CAP,
+}
+_STATUS = {
+    RejectCode.TOO_LARGE: 413,
+    RejectCode.MEDIA_TYPE: 415,
+    RejectCode.ENCODING: 400,
+    RejectCode.SYNTAX: 400,
+    RejectCode.SCHEMA: 422,
+}
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What the hand-off to the response workflow reports back."""
+
+    workflow_id: str | None
+    """The workflow that now holds the warning (``None`` if the submitter routes nowhere)."""
+    detail: str = ""
+
+
+class Submit(Protocol):
+    """Hands a validated alert to its response workflow (durably, before returning)."""
+
+    async def __call__(self, alert: Alert) -> SubmitResult: ...
+
+
+class Lookup(Protocol):
+    """Finds what tidegate knows about a message id, as a JSON-ready dict, or ``None``."""
+
+    async def __call__(self, alert_id: str) -> dict[str, Any] | None: ...
+
+
+class OnReject(Protocol):
+    """Records a rejected payload: the bytes read (at most ``max_bytes``), why, and where."""
+
+    async def __call__(self, raw: bytes, reason: str, channel: str) -> None: ...
+
+
+async def _ignore_rejection(raw: bytes, reason: str, channel: str) -> None:
+    return None
+
+
+class AlertDocument(BaseModel):
+    """The JSON form of a warning (schema for the docs; validation is ``alerts.parse_json``)."""
+
+    id: str = Field(description="Unique message id: no spaces, commas, '<' or '&'.")
+    sender: str = Field(description="Issuer, e.g. 上海中心气象台.")
+    sent: str = Field(description="ISO 8601 time with offset, e.g. 2024-09-20T05:30:00+08:00.")
+    status: str = Field(description="actual | exercise (routed as a drill) | test (ignored).")
+    kind: str = Field(description="alert | update | cancel.")
+    references: list[str] = Field(
+        default=[], description="Ids this update or cancel applies to; required for those."
+    )
+    hazard: str = Field(description="wind | rainstorm | tide | flood (typhoon, gale = wind).")
+    level: str = Field(description="blue | yellow | orange | red (also 蓝色 ... 红色, Ⅳ ... Ⅰ).")
+    areas: list[str] = Field(description="District names (中文 or English) or citywide.")
+    headline: str = ""
+    description: str = ""
+    expires: str | None = Field(default=None, description="ISO 8601 time with offset, or null.")
+
+
+EXAMPLE = {
+    "id": "SH-MET-2024-0920-RS-001",
+    "sender": "上海中心气象台",
+    "sent": "2024-09-20T05:30:00+08:00",
+    "status": "actual",
+    "kind": "alert",
+    "references": [],
+    "hazard": "rainstorm",
+    "level": "blue",
+    "areas": ["浦东新区", "Minhang"],
+    "headline": "上海中心气象台发布暴雨蓝色预警信号",
+    "description": "预计未来6小时内将出现6小时累积雨量50毫米以上的降水。",
+    "expires": "2024-09-20T17:30:00+08:00",
+}
+
+
+class Accepted(BaseModel):
+    """The warning passed intake and was handed on (or, for ``test``, logged)."""
+
+    id: str
+    route: Route
+    kind: str
+    hazard: str
+    level: str
+    areas: list[str]
+    workflow_id: str | None
+    detail: str
+
+
+class Rejected(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+    field: str | None = None
+    code: str
+
+
+def create_app(
+    submit: Submit,
+    lookup: Lookup,
+    token: str,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    *,
+    on_reject: OnReject = _ignore_rejection,
+) -> FastAPI:
+    """Build the intake API around injected hand-off, lookup and rejection recording.
+
+    Args:
+        submit: Hands an accepted alert to Temporal; an exception becomes a 503.
+        lookup: Reads an alert by id for ``GET /alerts/{id}``.
+        token: The duty officers' bearer token; compared in constant time.
+        max_bytes: Payload size limit, as for every other channel.
+        on_reject: Records rejected payloads (after authentication only, so anonymous
+            callers cannot fill the database).
+
+    Returns:
+        The FastAPI app, with OpenAPI docs at ``/docs``.
+
+    Raises:
+        ValueError: ``token`` is empty.
+    """
+    if not token:
+        raise ValueError("an API token is required")
+    expected = hashlib.sha256(token.encode()).digest()
+
+    async def authorise(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
+        given = credentials.credentials.encode() if credentials else b""
+        # Hashing first makes the comparison constant-time in the token's length as well.
+        if not hmac.compare_digest(hashlib.sha256(given).digest(), expected) or not given:
+            raise HTTPException(
+                401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    app = FastAPI(
+        title="tidegate alert intake",
+        summary="Take flood and typhoon warnings (JSON or CAP 1.2) from duty officers.",
+        version="1",
+    )
+
+    async def refuse(raw: bytes, problem: AlertRejected) -> JSONResponse:
+        try:
+            await on_reject(raw, str(problem), CHANNEL)
+        except Exception:
+            logger.exception("could not record a rejected payload (%s)", problem)
+        body = Rejected(detail=problem.reason, field=problem.field, code=problem.code.value)
+        return JSONResponse(body.model_dump(), status_code=_STATUS[problem.code])
+
+    @app.post(
+        "/alerts",
+        status_code=202,
+        response_model=Accepted,
+        dependencies=[Depends(authorise)],
+        responses={
+            200: {"model": Accepted, "description": "A test message: logged and ignored."},
+            **{code: {"model": Rejected} for code in (400, 413, 415, 422)},
+            401: {"description": "Missing or wrong bearer token."},
+            503: {"model": Rejected, "description": "Hand-off failed; retry."},
+        },
+        openapi_extra=_request_body(),
+    )
+    async def post_alert(request: Request) -> JSONResponse:
+        """Validate a warning (JSON or CAP 1.2 XML) and hand it to its response workflow."""
+        body = bytearray()
+        try:
+            expect = _media_type(request.headers.get("content-type", ""))
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit():
+                check_size(int(declared), max_bytes)
+            await _read(request, body, max_bytes)
+            alert = parse_alert(bytes(body), max_bytes=max_bytes, expect=expect)
+        except AlertRejected as problem:
+            return await refuse(bytes(body[:max_bytes]), problem)
+        if alert.route is Route.IGNORED:
+            logger.info("test message %s from %s logged and ignored", alert.id, alert.sender)
+            return _accepted(alert, None, "status test: logged and ignored", 200)
+        try:
+            result = await submit(alert)
+        except Exception:
+            logger.exception("could not hand alert %s on", alert.id)
+            failed = Rejected(detail="valid, but could not be handed on; retry", code="unavailable")
+            return JSONResponse(failed.model_dump(), status_code=503)
+        return _accepted(alert, result.workflow_id, result.detail, 202)
+
+    @app.get(
+        "/alerts/{alert_id}",
+        dependencies=[Depends(authorise)],
+        responses={401: {"description": "Missing or wrong bearer token."}, 404: {}},
+    )
+    async def get_alert(alert_id: str) -> dict[str, Any]:
+        """What tidegate knows about one message: the warning, its routing and decisions."""
+        found = await lookup(alert_id)
+        if found is None:
+            raise HTTPException(404, f"no alert {alert_id!r}")
+        return found
+
+    return app
+
+
+def _media_type(header: str) -> PayloadFormat:
+    media, *params = (part.strip() for part in header.split(";"))
+    expect = _MEDIA_TYPES.get(media.lower())
+    if expect is None:
+        allowed = ", ".join(_MEDIA_TYPES)
+        raise AlertRejected(
+            f"Content-Type {media[:60]!r} is not one of {allowed}", code=RejectCode.MEDIA_TYPE
+        )
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip(" \"'").lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            raise AlertRejected(
+                f"charset {value.strip()[:20]!r} is not accepted; send UTF-8",
+                code=RejectCode.MEDIA_TYPE,
+            )
+    return expect
+
+
+async def _read(request: Request, body: bytearray, max_bytes: int) -> None:
+    """Read the body into ``body``, stopping at the first chunk past the limit."""
+    async for chunk in request.stream():
+        body += chunk
+        check_size(len(body), max_bytes)
+
+
+def _accepted(alert: Alert, workflow_id: str | None, detail: str, status: int) -> JSONResponse:
+    body = Accepted(
+        id=alert.id,
+        route=alert.route,
+        kind=alert.kind.value,
+        hazard=alert.hazard.value,
+        level=alert.level.value,
+        areas=list(alert.areas),
+        workflow_id=workflow_id,
+        detail=detail,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=status)
+
+
+def _request_body() -> dict[str, Any]:
+    xml = {"schema": {"type": "string", "description": "A CAP 1.2 <alert> document, UTF-8."}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": AlertDocument.model_json_schema(),
+                    "example": EXAMPLE,
+                },
+                "application/cap+xml": xml,
+                "application/xml": xml,
+            },
+        }
+    }
