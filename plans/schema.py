@@ -1,0 +1,787 @@
+"""The plan's YAML schema: read each file of a plan directory into plan parts, strictly.
+
+Unknown keys, missing keys, wrong types, bad ids and dangling references are reported as
+``Problem`` objects that name the file, line and field. ``PlanReader.build`` returns a ``Plan``
+only when no error was found. Each object's location is kept in ``PlanReader.origins`` so that
+later checks (``plans.lint``) can point at the right line too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import TemplateSyntaxError
+
+from plans.catalogue import (
+    DEFAULT_CITYWIDE_ALIASES,
+    Agency,
+    AreaGroup,
+    Asset,
+    AssetKind,
+    District,
+    normalise_name,
+)
+from plans.definition import (
+    Action,
+    CompoundRule,
+    HazardResponse,
+    HazardThreshold,
+    NoticeSpec,
+    Plan,
+    Scope,
+    compute_content_hash,
+)
+from plans.errors import Problem, Severity
+from plans.model import (
+    CITYWIDE,
+    LEVELS,
+    RESPONSE_LEVELS,
+    Audience,
+    EscalationKind,
+    EscalationStep,
+    Hazard,
+    Level,
+    Recipient,
+    ResponseLevel,
+    StandDown,
+)
+from plans.render import compile_template
+from plans.yamlread import Field, read_document
+
+ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+"""Ids of districts, agencies, assets, actions (the part after the agency) and rules."""
+LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]+)*")
+VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+ID_WHAT = "an id of lowercase letters, digits and single hyphens"
+ESCALATION_ORDER = (EscalationKind.REMINDER, EscalationKind.SUPERVISION, EscalationKind.WARNING)
+EXPECTED_RECIPIENTS: dict[EscalationKind, tuple[Recipient, ...]] = {
+    EscalationKind.REMINDER: (Recipient.AGENCY,),
+    EscalationKind.SUPERVISION: (Recipient.DISTRICT_HQ, Recipient.CITY_HQ),
+    EscalationKind.WARNING: (Recipient.CITY_HQ,),
+}
+"""Who each slip may go to: supervision goes to the district HQ, or the city HQ for city tasks."""
+
+HEADER_FILE = "plan.yaml"
+CATALOGUE_FILE = "catalogue.yaml"
+ASSETS_FILE = "assets.yaml"
+RULES_FILE = "rules.yaml"
+ESCALATION_FILE = "escalation.yaml"
+NOTICES_FILE = "notices.yaml"
+ACTIONS_DIR = "actions"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an object of the plan was defined."""
+
+    file: str
+    line: int
+    field: str
+
+
+@dataclass
+class _Policy:
+    offsets: tuple[tuple[int, EscalationKind, Recipient], ...]
+    where: Where
+
+
+@dataclass
+class PlanReader:
+    """Reads the files of one plan directory; see the module docstring."""
+
+    root: Path
+    """The plan directory."""
+    shown: Callable[[Path], str]
+    """How to name a file in problems."""
+    problems: list[Problem] = field(default_factory=list)
+    """Everything found so far."""
+    origins: dict[str, Where] = field(default_factory=dict)
+    """Location of each object, keyed ``kind:id`` or ``kind:id:field``."""
+
+    def __post_init__(self) -> None:
+        self.header: dict[str, str] = {}
+        self.languages: tuple[str, ...] = ("zh", "en")
+        self.default_ack = 15
+        self.default_stand_down = StandDown.STAND_DOWN
+        self.default_policies: dict[Scope, tuple[str, Field]] = {}
+        self.citywide: District | None = None
+        self.districts: list[District] = []
+        self.groups: list[AreaGroup] = []
+        self.agencies: list[Agency] = []
+        self.assets: list[Asset] = []
+        self.hazards: list[HazardResponse] = []
+        self.compound: list[CompoundRule] = []
+        self.policies: dict[str, _Policy] = {}
+        self.messages: dict[str, dict[str, str]] = {}
+        self.notices: list[NoticeSpec] = []
+        self.actions: list[Action] = []
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _errors(self) -> int:
+        return sum(1 for p in self.problems if p.severity is Severity.ERROR)
+
+    def _note(self, key: str, f: Field) -> None:
+        self.origins[key] = Where(f.file, f.line, f.path)
+
+    def _document(self, name: str, required: bool = True) -> Field | None:
+        path = self.root / name
+        if not path.is_file():
+            if required:
+                self.problems.append(Problem(self.shown(path), 0, "", "file is missing"))
+            return None
+        return read_document(path, self.shown(path), self.problems)
+
+    def _text_by_language(self, f: Field, key: str, template: bool) -> dict[str, str] | None:
+        fields = f.mapping(optional=self.languages)
+        if fields is None:
+            return None
+        out: dict[str, str] = {}
+        for lang in self.languages:
+            if lang not in fields:
+                f.fail(f"missing the {lang!r} text (every text needs: {', '.join(self.languages)})")
+                continue
+            child = fields[lang]
+            self._note(f"{key}.{lang}", child)
+            value = child.text(what="a non-empty text")
+            if value is None:
+                continue
+            if template:
+                try:
+                    compile_template(value)
+                except TemplateSyntaxError as exc:
+                    child.fail(f"template syntax error on template line {exc.lineno}: {exc}")
+                    continue
+            out[lang] = value
+        return out if len(out) == len(self.languages) else None
+
+    def _areas(self, f: Field) -> tuple[str, ...]:
+        """Read a list of district and group ids; return district ids in catalogue order."""
+        known = {d.id for d in self.districts}
+        groups = {g.id: g.districts for g in self.groups}
+        wanted: set[str] = set()
+        for item in f.sequence() or []:
+            value = item.text(ID, ID_WHAT)
+            if value is None:
+                continue
+            if value in known:
+                wanted.add(value)
+            elif value in groups:
+                wanted.update(groups[value])
+            else:
+                item.fail(f"unknown district or group {value!r}")
+        return tuple(d.id for d in self.districts if d.id in wanted)
+
+    # -- plan.yaml -------------------------------------------------------------------------
+
+    def read_header(self) -> None:
+        """Read ``plan.yaml``: id, version, titles, languages and defaults."""
+        doc = self._document(HEADER_FILE)
+        m = (
+            doc.mapping(("plan_id", "version", "zh", "en", "languages", "defaults"))
+            if doc
+            else None
+        )
+        if m is None:
+            return
+        for key, pattern, what in (
+            ("plan_id", ID, ID_WHAT),
+            ("version", VERSION, "a version such as 2025.1"),
+            ("zh", None, "a title"),
+            ("en", None, "a title"),
+        ):
+            if key in m:
+                value = m[key].text(pattern, what)
+                if value is not None:
+                    self.header[key] = value
+        if "languages" in m:
+            languages = m["languages"].texts(LANGUAGE, "a language code such as zh")
+            if languages:
+                self.languages = tuple(languages)
+            else:
+                m["languages"].fail("list at least one language")
+        if "defaults" in m:
+            self._defaults(m["defaults"])
+
+    def _defaults(self, f: Field) -> None:
+        m = f.mapping(("ack_timeout_minutes", "on_stand_down", "escalation"))
+        if m is None:
+            return
+        if "ack_timeout_minutes" in m:
+            ack = m["ack_timeout_minutes"].integer(1, 24 * 60)
+            self.default_ack = ack if ack is not None else self.default_ack
+        if "on_stand_down" in m:
+            choice = m["on_stand_down"].choice(StandDown)
+            self.default_stand_down = choice if choice is not None else self.default_stand_down
+        if "escalation" in m:
+            scopes = m["escalation"].mapping([s.value for s in Scope])
+            for scope in Scope:
+                if scopes is not None and scope.value in scopes:
+                    name = scopes[scope.value].text(ID, ID_WHAT)
+                    if name is not None:
+                        self.default_policies[scope] = (name, scopes[scope.value])
+
+    # -- catalogue.yaml --------------------------------------------------------------------
+
+    def read_catalogue(self) -> None:
+        """Read ``catalogue.yaml``: the city, districts, groups and agencies."""
+        doc = self._document(CATALOGUE_FILE)
+        m = doc.mapping(("citywide", "districts", "agencies"), ("groups",)) if doc else None
+        if m is None:
+            return
+        if "citywide" in m:
+            self._citywide(m["citywide"])
+        for item in (m["districts"].sequence() or []) if "districts" in m else []:
+            self._district(item)
+        for item in (m["groups"].sequence() or []) if "groups" in m else []:
+            self._group(item)
+        for item in (m["agencies"].sequence() or []) if "agencies" in m else []:
+            self._agency(item)
+        self._check_aliases()
+
+    def _citywide(self, f: Field) -> None:
+        m = f.mapping(("zh", "en"), ("aliases",))
+        if m is None:
+            return
+        zh = m["zh"].text() if "zh" in m else None
+        en = m["en"].text() if "en" in m else None
+        aliases = tuple(m["aliases"].texts()) if "aliases" in m else ()
+        if zh and en:
+            self.citywide = District(CITYWIDE, zh, en, aliases)
+            self._note(f"area:{CITYWIDE}", f)
+
+    def _district(self, f: Field) -> None:
+        m = f.mapping(("id", "zh", "en"), ("aliases",))
+        if m is None:
+            return
+        ident = m["id"].text(ID, ID_WHAT) if "id" in m else None
+        zh = m["zh"].text() if "zh" in m else None
+        en = m["en"].text() if "en" in m else None
+        aliases = tuple(m["aliases"].texts()) if "aliases" in m else ()
+        if ident is None or zh is None or en is None:
+            return
+        if ident == CITYWIDE or any(d.id == ident for d in self.districts):
+            m["id"].fail(f"duplicate or reserved district id {ident!r}")
+            return
+        self.districts.append(District(ident, zh, en, aliases))
+        self._note(f"area:{ident}", f)
+
+    def _group(self, f: Field) -> None:
+        m = f.mapping(("id", "zh", "en", "districts"))
+        if m is None:
+            return
+        ident = m["id"].text(ID, ID_WHAT) if "id" in m else None
+        zh = m["zh"].text() if "zh" in m else None
+        en = m["en"].text() if "en" in m else None
+        members = self._areas(m["districts"]) if "districts" in m else ()
+        if ident is None or zh is None or en is None:
+            return
+        taken = {d.id for d in self.districts} | {g.id for g in self.groups} | {CITYWIDE}
+        if ident in taken:
+            m["id"].fail(f"group id {ident!r} is already a district, group or 'citywide'")
+            return
+        if not members:
+            f.fail("a group needs at least one district")
+            return
+        self.groups.append(AreaGroup(ident, zh, en, members))
+
+    def _agency(self, f: Field) -> None:
+        m = f.mapping(("id", "zh", "en"))
+        if m is None:
+            return
+        ident = m["id"].text(ID, ID_WHAT) if "id" in m else None
+        zh = m["zh"].text() if "zh" in m else None
+        en = m["en"].text() if "en" in m else None
+        if ident is None or zh is None or en is None:
+            return
+        if any(a.id == ident for a in self.agencies):
+            m["id"].fail(f"duplicate agency id {ident!r}")
+            return
+        self.agencies.append(Agency(ident, zh, en))
+        self._note(f"agency:{ident}", f)
+
+    def _check_aliases(self) -> None:
+        """Every name must lead to one area only, or ``resolve_area`` would be ambiguous."""
+        owner: dict[str, str] = {}
+        areas = [*([self.citywide] if self.citywide else []), *self.districts]
+        city_names = (*DEFAULT_CITYWIDE_ALIASES, *(self.citywide.aliases if self.citywide else ()))
+        for area in areas:
+            names = (area.id, area.zh, area.en, *area.aliases)
+            if area.id == CITYWIDE:
+                names = (*names, *city_names)
+            for name in names:
+                key = normalise_name(name)
+                if owner.get(key, area.id) != area.id:
+                    where = self.origins.get(f"area:{area.id}")
+                    self.problems.append(
+                        Problem(
+                            where.file if where else CATALOGUE_FILE,
+                            where.line if where else 0,
+                            where.field if where else "",
+                            f"name {name!r} is also a name of {owner[key]!r}",
+                        )
+                    )
+                owner.setdefault(key, area.id)
+
+    # -- assets.yaml -----------------------------------------------------------------------
+
+    def read_assets(self) -> None:
+        """Read ``assets.yaml``: pumping stations, waterlogging points, drainage teams."""
+        doc = self._document(ASSETS_FILE)
+        m = doc.mapping(("assets",)) if doc else None
+        if m is None or "assets" not in m:
+            return
+        districts = {d.id for d in self.districts}
+        for item in m["assets"].sequence() or []:
+            a = item.mapping(("id", "kind", "district", "zh", "en", "source"))
+            if a is None:
+                continue
+            values = {
+                key: a[key].text(ID if key in ("id", "district") else None, ID_WHAT)
+                for key in ("id", "district", "zh", "en", "source")
+                if key in a
+            }
+            kind = a["kind"].choice(AssetKind) if "kind" in a else None
+            district = values.get("district")
+            if district is not None and district not in districts:
+                a["district"].fail(f"unknown district {district!r}")
+                continue
+            if len(values) < 5 or kind is None or None in values.values():
+                continue
+            asset = Asset(
+                values["id"] or "",
+                kind,
+                values["district"] or "",
+                values["zh"] or "",
+                values["en"] or "",
+                values["source"] or "",
+            )
+            if any(x.id == asset.id for x in self.assets):
+                a["id"].fail(f"duplicate asset id {asset.id!r}")
+                continue
+            self.assets.append(asset)
+            self._note(f"asset:{asset.id}", item)
+
+    # -- rules.yaml ------------------------------------------------------------------------
+
+    def read_rules(self) -> None:
+        """Read ``rules.yaml``: colour-to-level map per hazard and the compound rules."""
+        doc = self._document(RULES_FILE)
+        m = doc.mapping(("response_levels",), ("compound",)) if doc else None
+        if m is None:
+            return
+        if "response_levels" in m:
+            hazards = m["response_levels"].mapping([h.value for h in Hazard])
+            for hazard in Hazard:
+                if hazards is not None and hazard.value in hazards:
+                    self._hazard(hazard, hazards[hazard.value])
+        for item in (m["compound"].sequence() or []) if "compound" in m else []:
+            self._compound(item)
+
+    def _hazard(self, hazard: Hazard, f: Field) -> None:
+        m = f.mapping([level.value for level in LEVELS])
+        if m is None:
+            return
+        found: dict[Level, ResponseLevel] = {}
+        for level in LEVELS:
+            if level.value in m:
+                self._note(f"hazard:{hazard.value}:{level.value}", m[level.value])
+                value = m[level.value].choice(ResponseLevel)
+                if value is not None:
+                    found[level] = value
+        if len(found) != len(LEVELS):
+            return
+        ranks = [found[level].rank for level in LEVELS]
+        if ranks != sorted(ranks):
+            f.fail("a higher warning colour must not map to a lower response level")
+            return
+        self.hazards.append(HazardResponse(hazard, *(found[level] for level in LEVELS)))
+
+    def _compound(self, f: Field) -> None:
+        m = f.mapping(("id", "zh", "en", "when"), ("raise_by", "at_least", "districts"))
+        if m is None:
+            return
+        ident = m["id"].text(ID, ID_WHAT) if "id" in m else None
+        zh = m["zh"].text() if "zh" in m else None
+        en = m["en"].text() if "en" in m else None
+        raise_by = m["raise_by"].integer(0, len(RESPONSE_LEVELS) - 1) if "raise_by" in m else 0
+        at_least = m["at_least"].choice(ResponseLevel) if "at_least" in m else None
+        districts = self._areas(m["districts"]) if "districts" in m else ()
+        when: list[HazardThreshold] = []
+        if "when" in m:
+            conditions = m["when"].mapping(optional=[h.value for h in Hazard])
+            for hazard in Hazard:
+                if conditions is not None and hazard.value in conditions:
+                    level = conditions[hazard.value].choice(Level)
+                    if level is not None:
+                        when.append(HazardThreshold(hazard, level))
+            if conditions is not None and len(conditions) < 2:
+                m["when"].fail("a compound rule needs at least two hazards")
+                return
+        if ident is None or zh is None or en is None or raise_by is None or len(when) < 2:
+            return
+        if not raise_by and at_least is None:
+            f.fail("a compound rule needs raise_by (1 to 3) or at_least")
+            return
+        if any(rule.id == ident for rule in self.compound):
+            m["id"].fail(f"duplicate compound rule id {ident!r}")
+            return
+        self.compound.append(
+            CompoundRule(ident, zh, en, tuple(when), raise_by, at_least, districts)
+        )
+        self._note(f"compound:{ident}", f)
+
+    # -- escalation.yaml -------------------------------------------------------------------
+
+    def read_escalation(self) -> None:
+        """Read ``escalation.yaml``: named escalation policies and the slip templates."""
+        doc = self._document(ESCALATION_FILE)
+        m = doc.mapping(("policies", "messages")) if doc else None
+        if m is None:
+            return
+        for name, f in (m["policies"].items() or []) if "policies" in m else []:
+            if ID.fullmatch(name) is None:
+                f.fail(f"policy name {name!r} is not {ID_WHAT}")
+                continue
+            self._policy(name, f)
+        if "messages" in m:
+            kinds = m["messages"].mapping([k.value for k in EscalationKind])
+            for kind in EscalationKind:
+                if kinds is not None and kind.value in kinds:
+                    self._note(f"message:{kind.value}", kinds[kind.value])
+                    texts = self._text_by_language(
+                        kinds[kind.value], f"message:{kind.value}", template=True
+                    )
+                    if texts is not None:
+                        self.messages[kind.value] = texts
+        for scope, (name, f) in self.default_policies.items():
+            if name not in self.policies:
+                f.fail(f"unknown escalation policy {name!r} for scope {scope.value}")
+
+    def _policy(self, name: str, f: Field) -> None:
+        steps: list[tuple[int, EscalationKind, Recipient]] = []
+        items = f.sequence()
+        for item in items or []:
+            m = item.mapping(("after_ack_minutes", "kind", "to"))
+            if m is None:
+                continue
+            offset = (
+                m["after_ack_minutes"].integer(0, 7 * 24 * 60) if "after_ack_minutes" in m else None
+            )
+            kind = m["kind"].choice(EscalationKind) if "kind" in m else None
+            to = m["to"].choice(Recipient) if "to" in m else None
+            if offset is None or kind is None or to is None:
+                return
+            if to not in EXPECTED_RECIPIENTS[kind]:
+                allowed = " or ".join(r.value for r in EXPECTED_RECIPIENTS[kind])
+                m["to"].fail(f"a {kind.value} goes to {allowed}, not {to.value}")
+                return
+            if steps and offset <= steps[-1][0]:
+                m["after_ack_minutes"].fail("steps must come strictly later than the one before")
+                return
+            if steps and ESCALATION_ORDER.index(kind) < ESCALATION_ORDER.index(steps[-1][1]):
+                m["kind"].fail(f"a {kind.value} cannot follow a {steps[-1][1].value}")
+                return
+            steps.append((offset, kind, to))
+        if items is None:
+            return
+        kinds = [kind for _, kind, _ in steps]
+        missing = [k.value for k in ESCALATION_ORDER if k not in kinds]
+        if missing:
+            f.fail("escalation gap: the chain has no " + ", ".join(missing))
+            return
+        if steps[0][0] != 0:
+            f.fail("escalation gap: the first reminder must go out when the ack timeout expires")
+            return
+        self.policies[name] = _Policy(tuple(steps), Where(f.file, f.line, f.path))
+
+    # -- notices.yaml ----------------------------------------------------------------------
+
+    def read_notices(self) -> None:
+        """Read ``notices.yaml``: public and passenger notice definitions."""
+        doc = self._document(NOTICES_FILE)
+        m = doc.mapping(("notices",)) if doc else None
+        if m is None or "notices" not in m:
+            return
+        agencies = {a.id for a in self.agencies}
+        for item in m["notices"].sequence() or []:
+            n = item.mapping(
+                ("id", "agency", "audience", "zh", "en", "level", "hazards", "deadline_minutes"),
+                ("templates",),
+            )
+            if n is None:
+                continue
+            local = n["id"].text(ID, ID_WHAT) if "id" in n else None
+            agency = n["agency"].text(ID, ID_WHAT) if "agency" in n else None
+            if agency is not None and agency not in agencies:
+                n["agency"].fail(f"unknown agency {agency!r}")
+                agency = None
+            audience = n["audience"].choice(Audience) if "audience" in n else None
+            zh = n["zh"].text() if "zh" in n else None
+            en = n["en"].text() if "en" in n else None
+            level = n["level"].choice(ResponseLevel) if "level" in n else None
+            hazards = n["hazards"].choices(Hazard) if "hazards" in n else []
+            deadline = (
+                n["deadline_minutes"].integer(1, 7 * 24 * 60) if "deadline_minutes" in n else None
+            )
+            key = f"notice:{agency}.{local}"
+            templates = None
+            if "templates" in n:
+                templates = self._text_by_language(n["templates"], f"{key}:templates", True)
+            else:
+                item.fail("missing required key 'templates'")
+            if not hazards and "hazards" in n:
+                n["hazards"].fail("list at least one hazard")
+            if (
+                local is None
+                or agency is None
+                or audience is None
+                or zh is None
+                or en is None
+                or level is None
+                or deadline is None
+                or templates is None
+                or not hazards
+            ):
+                continue
+            spec = NoticeSpec(
+                f"{agency}.{local}",
+                agency,
+                audience,
+                zh,
+                en,
+                level,
+                tuple(hazards),
+                deadline,
+                templates,
+            )
+            if any(s.id == spec.id for s in self.notices):
+                n["id"].fail(f"duplicate notice id {spec.id!r}")
+                continue
+            self.notices.append(spec)
+            self._note(key, item)
+
+    # -- actions/<agency>.yaml -------------------------------------------------------------
+
+    def read_actions(self) -> None:
+        """Read every ``actions/*.yaml`` file, in file-name order."""
+        folder = self.root / ACTIONS_DIR
+        files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+        if not files:
+            self.problems.append(
+                Problem(self.shown(folder), 0, "", "no action files (actions/<agency>.yaml)")
+            )
+        for path in files:
+            doc = read_document(path, self.shown(path), self.problems)
+            m = doc.mapping(("agency", "actions")) if doc else None
+            if m is None or "agency" not in m:
+                continue
+            agency = m["agency"].text(ID, ID_WHAT)
+            if agency is None:
+                continue
+            if agency not in {a.id for a in self.agencies}:
+                m["agency"].fail(f"unknown agency {agency!r} (not in {CATALOGUE_FILE})")
+                continue
+            if path.stem != agency:
+                m["agency"].fail(
+                    f"actions for {agency!r} belong in actions/{agency}.yaml",
+                    Severity.WARNING,
+                )
+            levels = (
+                m["actions"].mapping(optional=[r.value for r in RESPONSE_LEVELS])
+                if "actions" in m
+                else None
+            )
+            for level in RESPONSE_LEVELS:
+                if levels is not None and level.value in levels:
+                    for item in levels[level.value].sequence() or []:
+                        self._action(item, agency, level)
+
+    def _action(self, f: Field, agency: str, level: ResponseLevel) -> None:
+        m = f.mapping(
+            ("id", "zh", "en", "hazards", "scope", "deadline_minutes", "instructions"),
+            (
+                "min_warning",
+                "asset_kind",
+                "districts",
+                "ack_timeout_minutes",
+                "escalation",
+                "on_stand_down",
+                "params",
+            ),
+        )
+        if m is None:
+            return
+        local = m["id"].text(ID, ID_WHAT) if "id" in m else None
+        action_id = f"{agency}.{local}"
+        key = f"action:{action_id}"
+        zh = m["zh"].text() if "zh" in m else None
+        en = m["en"].text() if "en" in m else None
+        hazards = m["hazards"].choices(Hazard) if "hazards" in m else []
+        if "hazards" in m and not hazards:
+            m["hazards"].fail("list at least one hazard")
+        min_warning = m["min_warning"].choice(Level) if "min_warning" in m else None
+        scope = m["scope"].choice(Scope) if "scope" in m else None
+        asset_kind = m["asset_kind"].choice(AssetKind) if "asset_kind" in m else None
+        if scope is Scope.ASSET and "asset_kind" not in m:
+            f.fail("scope 'asset' needs asset_kind")
+            scope = None
+        elif scope is not None and scope is not Scope.ASSET and "asset_kind" in m:
+            m["asset_kind"].fail("asset_kind is only for scope 'asset'")
+            scope = None
+        districts = self._areas(m["districts"]) if "districts" in m else ()
+        if scope is Scope.CITYWIDE and "districts" in m:
+            m["districts"].fail("a citywide action cannot be limited to districts")
+        deadline = (
+            m["deadline_minutes"].integer(1, 7 * 24 * 60) if "deadline_minutes" in m else None
+        )
+        ack = (
+            m["ack_timeout_minutes"].integer(1, 24 * 60)
+            if "ack_timeout_minutes" in m
+            else self.default_ack
+        )
+        if deadline is not None and ack is not None and ack >= deadline:
+            field_ = m.get("ack_timeout_minutes") or m["deadline_minutes"]
+            field_.fail(
+                f"the ack timeout ({ack} min) must be shorter than the deadline ({deadline} min)"
+            )
+            ack = None
+        stand_down = (
+            m["on_stand_down"].choice(StandDown)
+            if "on_stand_down" in m
+            else self.default_stand_down
+        )
+        params: dict[str, str] = {}
+        for name, value_field in (m["params"].items() or []) if "params" in m else []:
+            if re.fullmatch(r"[a-z_][a-z0-9_]*", name) is None:
+                value_field.fail(f"parameter name {name!r} must be a lowercase identifier")
+                continue
+            value = value_field.scalar_text()
+            if value is not None:
+                params[name] = value
+        instructions = None
+        if "instructions" in m:
+            instructions = self._text_by_language(m["instructions"], f"{key}:instructions", True)
+        policy_field = m.get("escalation")
+        policy = self._policy_for(scope, policy_field)
+        if (
+            local is None
+            or zh is None
+            or en is None
+            or scope is None
+            or deadline is None
+            or ack is None
+            or stand_down is None
+            or instructions is None
+            or policy is None
+            or not hazards
+        ):
+            return
+        name, chain = policy
+        if any(a.id == action_id for a in self.actions):
+            m["id"].fail(f"duplicate action id {action_id!r}")
+            return
+        self._note(key, f)
+        self._note(f"{key}:escalation", policy_field or f)
+        self.actions.append(
+            Action(
+                id=action_id,
+                agency=agency,
+                zh=zh,
+                en=en,
+                level=level,
+                hazards=tuple(hazards),
+                min_warning=min_warning,
+                scope=scope,
+                asset_kind=asset_kind,
+                districts=districts,
+                deadline_minutes=deadline,
+                ack_timeout_minutes=ack,
+                escalation=tuple(EscalationStep(ack + off, kind, to) for off, kind, to in chain),
+                escalation_policy=name,
+                on_stand_down=stand_down,
+                params=params,
+                instructions=instructions,
+            )
+        )
+
+    def _policy_for(
+        self, scope: Scope | None, f: Field | None
+    ) -> tuple[str, tuple[tuple[int, EscalationKind, Recipient], ...]] | None:
+        if scope is None:
+            return None
+        if f is not None:
+            name = f.text(ID, ID_WHAT)
+        else:
+            name = self.default_policies.get(scope, ("", None))[0] or None
+        if name is None:
+            return None
+        policy = self.policies.get(name)
+        if policy is None:
+            if f is not None:
+                known = ", ".join(sorted(self.policies)) or "none"
+                f.fail(f"unknown escalation policy {name!r} (known: {known})")
+            return None
+        if scope is Scope.CITYWIDE and any(
+            to is Recipient.DISTRICT_HQ for _, _, to in policy.offsets
+        ):
+            target = f
+            if target is not None:
+                target.fail(
+                    f"policy {name!r} escalates to a district HQ, but the action is citywide"
+                )
+            else:
+                self.problems.append(
+                    Problem(
+                        policy.where.file,
+                        policy.where.line,
+                        policy.where.field,
+                        f"default policy {name!r} for citywide actions escalates to a district HQ",
+                    )
+                )
+            return None
+        return name, policy.offsets
+
+    # -- assembly --------------------------------------------------------------------------
+
+    def read_all(self) -> None:
+        """Read every file of the plan directory, in dependency order."""
+        self.read_header()
+        self.read_catalogue()
+        self.read_assets()
+        self.read_rules()
+        self.read_escalation()
+        self.read_notices()
+        self.read_actions()
+
+    def build(self) -> Plan | None:
+        """Assemble the plan, or return ``None`` if any error was found."""
+        header = self.header
+        if self._errors() or self.citywide is None or len(header) < 4:
+            return None
+        if len(self.hazards) != len(Hazard) or len(self.messages) != len(EscalationKind):
+            return None
+        plan = Plan(
+            plan_id=header["plan_id"],
+            version=header["version"],
+            content_hash="",
+            zh=header["zh"],
+            en=header["en"],
+            languages=self.languages,
+            citywide=self.citywide,
+            districts=tuple(self.districts),
+            groups=tuple(self.groups),
+            agencies=tuple(self.agencies),
+            assets=tuple(self.assets),
+            hazards=tuple(self.hazards),
+            compound_rules=tuple(self.compound),
+            actions=tuple(sorted(self.actions, key=lambda a: a.id)),
+            notices=tuple(sorted(self.notices, key=lambda n: n.id)),
+            escalation_messages={k.value: self.messages[k.value] for k in EscalationKind},
+        )
+        return dataclasses.replace(plan, content_hash=compute_content_hash(plan))

@@ -1,0 +1,14 @@
+"""Shared fixtures for the plan tests: the bundled plan, loaded once."""
+
+from __future__ import annotations
+
+import pytest
+
+from plans.definition import Plan
+from plans.loader import load_plan
+
+
+@pytest.fixture(scope="session")
+def plan() -> Plan:
+    """The bundled Shanghai plan."""
+    return load_plan()
