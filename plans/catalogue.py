@@ -1,4 +1,4 @@
-"""Catalogue types (districts, agencies, assets) and pure helpers that map names to ids.
+"""Pure helpers that map area, hazard and colour names to canonical ids.
 
 ``resolve_area`` is what alert intake uses to turn an issuer's area name ("浦东新区",
 "Pudong New Area", "Jing'an", "上海市") into a canonical area id.
@@ -9,80 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 
-from plans.model import CITYWIDE, Hazard, Level
-
-
-@dataclass(frozen=True)
-class District:
-    """One of Shanghai's 16 districts (市辖区), or the city itself (id ``citywide``)."""
-
-    id: str
-    """Lowercase ASCII id, e.g. ``pudong``; ``[a-z0-9-]+``."""
-    zh: str
-    """Official Chinese name, e.g. ``浦东新区``."""
-    en: str
-    """English name, e.g. ``Pudong New Area``."""
-    aliases: tuple[str, ...] = ()
-    """Other names that ``resolve_area`` accepts, e.g. ``浦东``, ``Pudong``."""
-
-
-@dataclass(frozen=True)
-class AreaGroup:
-    """A named set of districts (e.g. the coastal ones), usable wherever districts are listed."""
-
-    id: str
-    """Group id, e.g. ``coastal``; distinct from every district id."""
-    zh: str
-    """Chinese name, e.g. ``沿海区``."""
-    en: str
-    """English name."""
-    districts: tuple[str, ...]
-    """District ids in the group, in catalogue order."""
-
-
-@dataclass(frozen=True)
-class Agency:
-    """An agency (or family of agencies) that receives tasks."""
-
-    id: str
-    """Agency id, ``[a-z0-9-]+``; tasks go to Kafka topic ``tidegate.tasks.<id>``."""
-    zh: str
-    """Chinese name."""
-    en: str
-    """English name."""
-
-
-class AssetKind(StrEnum):
-    """Kinds of listed asset a task can target."""
-
-    PUMPING_STATION = "pumping_station"
-    """排水泵站: a drainage pumping station."""
-    WATERLOGGING_POINT = "waterlogging_point"
-    """易积水点: a known waterlogging point (road section, underpass, estate)."""
-    DRAINAGE_TEAM = "drainage_team"
-    """防汛排水突击队: a rapid-response drainage team with a mobile pump truck."""
-
-
-@dataclass(frozen=True)
-class Asset:
-    """A listed asset in one district."""
-
-    id: str
-    """Asset id, ``[a-z0-9-]+``, unique in the plan."""
-    kind: AssetKind
-    """What kind of asset it is."""
-    district: str
-    """District id the asset lies in."""
-    zh: str
-    """Chinese name."""
-    en: str
-    """English name."""
-    source: str = ""
-    """Where the asset comes from: a citation, or ``invented`` for sample data."""
-
+from plans.model import CITYWIDE, District, Hazard, Level
 
 DEFAULT_CITYWIDE_ALIASES: tuple[str, ...] = (
     "citywide",

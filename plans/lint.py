@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from plans.definition import Action, Plan, Scope
 from plans.errors import Problem, RenderError, Severity
-from plans.model import CITYWIDE, LEVELS, EscalationKind, Notice, Task
+from plans.model import CITYWIDE, LEVELS, Action, EscalationKind, Notice, Plan, Scope, Task
 from plans.render import render_escalation, render_notice, render_task
 from plans.rules import build_task
 from plans.schema import Where
@@ -63,10 +62,10 @@ def _unused(plan: Plan, origins: dict[str, Where]) -> Iterator[Problem]:
                 origins, f"agency:{agency.id}", "agency has no actions", Severity.WARNING
             )
     for action in plan.actions:
-        if action.scope is not Scope.ASSET:
+        if action.scope != Scope.ASSET:
             continue
         if not any(
-            asset.kind is action.asset_kind
+            asset.kind == action.asset_kind
             and (not action.districts or asset.district in action.districts)
             for asset in plan.assets
         ):
@@ -90,13 +89,13 @@ def sample_task(plan: Plan, action: Action, hazard_index: int = 0) -> Task | Non
         The sample task, or ``None`` for a per-asset action without assets.
     """
     hazard = action.hazards[hazard_index]
-    if action.scope is Scope.CITYWIDE:
+    if action.scope == Scope.CITYWIDE:
         return build_task(action, CITYWIDE, None, hazard)
     districts = action.districts or tuple(d.id for d in plan.districts)
-    if action.scope is Scope.DISTRICT:
+    if action.scope == Scope.DISTRICT:
         return build_task(action, districts[0], None, hazard)
     for asset in plan.assets:
-        if asset.kind is action.asset_kind and asset.district in districts:
+        if asset.kind == action.asset_kind and asset.district in districts:
             return build_task(action, asset.district, asset.id, hazard)
     return None
 
@@ -139,7 +138,7 @@ def _templates(plan: Plan, origins: dict[str, Where]) -> Iterator[Problem]:
     for kind in EscalationKind:
         for task in samples.values():
             for step in task.escalation:
-                if step.kind is not kind:
+                if step.kind != kind:
                     continue
                 for lang in plan.languages:
                     try:

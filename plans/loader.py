@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plans.definition import Plan
 from plans.errors import PlanError, Problem, Severity
 from plans.lint import lint
+from plans.model import Plan
 from plans.schema import PlanReader
 
 DEFAULT_PLAN_PATH = Path(__file__).resolve().parent / "shanghai"

@@ -38,7 +38,6 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from plans.definition import Plan
 from plans.errors import RenderError
 from plans.model import (
     CITYWIDE,
@@ -46,6 +45,7 @@ from plans.model import (
     EscalationStep,
     Hazard,
     Notice,
+    Plan,
     Recipient,
     ResponseLevel,
     Task,
@@ -248,19 +248,19 @@ def render_notice(
     return out
 
 
-def _recipient(plan: Plan, task: Task, to: Recipient, lang: str) -> dict[str, Any]:
-    if to is Recipient.AGENCY:
+def _recipient(plan: Plan, task: Task, to: str, lang: str) -> dict[str, Any]:
+    if to == Recipient.AGENCY:
         agency = plan.agency(task.agency)
-        return _named(to.value, agency.zh, agency.en, lang)
-    if to is Recipient.DISTRICT_HQ and task.area != CITYWIDE:
+        return _named(to, agency.zh, agency.en, lang)
+    if to == Recipient.DISTRICT_HQ and task.area != CITYWIDE:
         district = plan.area(task.area)
         return _named(
-            to.value,
+            to,
             f"{district.zh}防汛指挥部",
             f"{district.en} Flood Control Headquarters",
             lang,
         )
-    return _named(to.value, *CITY_HQ_NAMES, lang)
+    return _named(str(to), *CITY_HQ_NAMES, lang)
 
 
 def render_escalation(
@@ -280,20 +280,17 @@ def render_escalation(
     Raises:
         RenderError: The task does not belong to this plan, or a template failed.
     """
-    templates = plan.escalation_messages.get(step.kind.value)
+    kind, to = str(step.kind), str(step.to)
+    templates = plan.escalation_messages.get(kind)
     if templates is None:
-        raise RenderError(f"plan {plan.plan_id} has no {step.kind.value} message")
+        raise RenderError(f"plan {plan.plan_id} has no {kind!r} escalation message")
     out: dict[str, str] = {}
     for lang in languages or plan.languages:
         try:
             context = task_context(plan, task, lang)
-            context["recipient"] = _recipient(plan, task, step.to, lang)
+            context["recipient"] = _recipient(plan, task, to, lang)
         except KeyError as exc:
             raise RenderError(f"task {task.id}: not in plan {plan.plan_id}: {exc}") from exc
-        context["step"] = {
-            "kind": step.kind.value,
-            "to": step.to.value,
-            "after_minutes": step.after_minutes,
-        }
-        out[lang] = _render(templates[lang], context, f"{step.kind.value} for {task.id} ({lang})")
+        context["step"] = {"kind": kind, "to": to, "after_minutes": step.after_minutes}
+        out[lang] = _render(templates[lang], context, f"{kind} for {task.id} ({lang})")
     return out

@@ -22,19 +22,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from plans.catalogue import Asset, AssetKind
-from plans.definition import Action, CompoundRule, Plan, Scope
 from plans.errors import UnknownAreaError
 from plans.model import (
     CITYWIDE,
+    Action,
     ActiveWarning,
+    Asset,
+    AssetKind,
+    CompoundRule,
     Diff,
     Hazard,
     Level,
     LevelChange,
     Notice,
+    Plan,
     Response,
     ResponseLevel,
+    Scope,
     StandDown,
     Task,
     raise_level,
@@ -204,7 +208,7 @@ def _tasks(plan: Plan, assessments: dict[str, Assessment]) -> list[Task]:
     tasks: list[Task] = []
     for action in plan.actions:
         for area, assessment in assessments.items():
-            if (area == CITYWIDE) != (action.scope is Scope.CITYWIDE):
+            if (area == CITYWIDE) != (action.scope == Scope.CITYWIDE):
                 continue
             if action.districts and area not in action.districts:
                 continue
@@ -213,7 +217,7 @@ def _tasks(plan: Plan, assessments: dict[str, Assessment]) -> list[Task]:
             hazard = _first_active(action.hazards, assessment, action.min_warning)
             if hazard is None:
                 continue
-            if action.scope is Scope.ASSET and action.asset_kind is not None:
+            if action.scope == Scope.ASSET and action.asset_kind is not None:
                 for asset in assets.get((action.asset_kind, area), ()):
                     tasks.append(build_task(action, area, asset.id, hazard))
             else:
@@ -298,8 +302,8 @@ def diff(before: Response, after: Response) -> Diff:
     areas = sorted(set(before.levels) | set(after.levels), key=area_order)
     return Diff(
         dispatch=tuple(t for t in after.tasks if t.id not in old_tasks),
-        stand_down=tuple(t for t in gone if t.on_stand_down is StandDown.STAND_DOWN),
-        keep=tuple(t for t in gone if t.on_stand_down is StandDown.KEEP),
+        stand_down=tuple(t for t in gone if t.on_stand_down != StandDown.KEEP),
+        keep=tuple(t for t in gone if t.on_stand_down == StandDown.KEEP),
         update=tuple(t for t in after.tasks if t.id in old_tasks and old_tasks[t.id] != t),
         notices=tuple(n for n in after.notices if old_notices.get(n.id) != n),
         retired_notices=tuple(n for n in before.notices if n.id not in new_ids),

@@ -16,38 +16,33 @@ from pathlib import Path
 
 from jinja2 import TemplateSyntaxError
 
-from plans.catalogue import (
-    DEFAULT_CITYWIDE_ALIASES,
-    Agency,
-    AreaGroup,
-    Asset,
-    AssetKind,
-    District,
-    normalise_name,
-)
-from plans.definition import (
-    Action,
-    CompoundRule,
-    HazardResponse,
-    HazardThreshold,
-    NoticeSpec,
-    Plan,
-    Scope,
-    compute_content_hash,
-)
+from plans.catalogue import DEFAULT_CITYWIDE_ALIASES, normalise_name
 from plans.errors import Problem, Severity
 from plans.model import (
     CITYWIDE,
     LEVELS,
     RESPONSE_LEVELS,
+    Action,
+    Agency,
+    AreaGroup,
+    Asset,
+    AssetKind,
     Audience,
+    CompoundRule,
+    District,
     EscalationKind,
     EscalationStep,
     Hazard,
+    HazardResponse,
+    HazardThreshold,
     Level,
+    NoticeSpec,
+    Plan,
     Recipient,
     ResponseLevel,
+    Scope,
     StandDown,
+    compute_content_hash,
 )
 from plans.render import compile_template
 from plans.yamlread import Field, read_document

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from plans.definition import Plan
 from plans.loader import load_plan
+from plans.model import Plan
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,7 @@ from typing import Any
 
 from temporalio.converter import DataConverter
 
-from plans.definition import Plan
-from plans.model import CITYWIDE, ActiveWarning, Diff, Hazard, Level, Response
+from plans.model import CITYWIDE, ActiveWarning, Diff, Hazard, Level, Plan, Response
 from plans.rules import diff, respond
 
 

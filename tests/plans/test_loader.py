@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from plans.definition import Plan, compute_content_hash
 from plans.errors import PlanError, Problem, Severity
 from plans.loader import DEFAULT_PLAN_PATH, check_plan, load_plan
-from plans.model import Hazard
+from plans.model import Hazard, Plan, compute_content_hash
 
 
 def test_bundled_plan_has_no_problems() -> None:

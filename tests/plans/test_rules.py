@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from plans.definition import Plan
 from plans.errors import UnknownAreaError
 from plans.model import (
     CITYWIDE,
     ActiveWarning,
     Hazard,
     Level,
+    Plan,
     ResponseLevel,
     StandDown,
 )
@@ -164,13 +164,13 @@ def test_task_fields_and_ids(plan: Plan) -> None:
     assert (task.agency, task.area, task.asset) == ("drainage", "pudong", "wlp-pudong-1")
     assert task.response_level is ResponseLevel.III
     assert task.deadline_minutes == 60 and task.ack_timeout_minutes == 15
-    assert [(s.after_minutes, s.kind.value, s.to.value) for s in task.escalation] == [
+    assert [(s.after_minutes, s.kind, s.to) for s in task.escalation] == [
         (15, "reminder", "agency"),
         (30, "supervision", "district_hq"),
         (60, "warning", "city_hq"),
     ]
     city_task = next(t for t in response.tasks if t.area == CITYWIDE)
-    assert all(step.to.value != "district_hq" for step in city_task.escalation)
+    assert all(step.to != "district_hq" for step in city_task.escalation)
 
 
 def test_unknown_area_is_rejected(plan: Plan) -> None:
