@@ -6,6 +6,7 @@ The plan engine must see one spelling, so every channel maps names here, once, a
 
 Rules (also in ``docs/alerts.md``):
 
+* GB/T 2260 codes (``310115``) are accepted wherever a name is.
 * Matching ignores case, spaces, punctuation and pinyin tone marks, and accepts the names with
   or without their suffix (区 / 新区 / 县 / District / New Area).
 * 上海, 上海市, Shanghai, 本市, 全市, 全上海 and ``citywide`` mean the whole city. A bare city name
@@ -128,6 +129,11 @@ def _resolve_text(name: str, field: str) -> list[str]:
     """Resolve a name that may list several areas ("浦东新区、奉贤区" or "Pudong and Jinshan")."""
     if not name.strip():
         raise AlertRejected("empty area name", field=field)
+    if name.strip().isascii() and name.strip().isdigit():
+        code = resolve_geocode(name, field=field)
+        if code is None:
+            raise AlertRejected(f"{name.strip()!r} is not a Shanghai area code", field=field)
+        return [code]
     whole = _resolve_one(name)
     if whole is not None:
         return [whole]
@@ -175,7 +181,7 @@ def resolve_areas(names: Iterable[str], *, field: str = "areas") -> tuple[str, .
     return canonical_areas(found)
 
 
-def resolve_geocode(value: str) -> str | None:
+def resolve_geocode(value: str, *, field: str = "geocode") -> str | None:
     """Map a GB/T 2260 code to an area id, or ``None`` if it is not a Shanghai code.
 
     Six-digit codes name the city or a district. Nine- and twelve-digit codes (streets, towns,
@@ -184,6 +190,7 @@ def resolve_geocode(value: str) -> str | None:
 
     Args:
         value: The geocode value, e.g. ``310115`` or ``310104010000``.
+        field: Field name to report in a rejection.
 
     Returns:
         The area id, or ``None`` when the value is not a code of Shanghai (another scheme).
@@ -199,5 +206,5 @@ def resolve_geocode(value: str) -> str | None:
     base, rest = code[:6], code[6:]
     area = _BY_CODE.get(base)
     if area is None or (area == CITYWIDE and rest.strip("0")):
-        raise AlertRejected(f"unknown Shanghai area code {code!r}", field="geocode")
+        raise AlertRejected(f"unknown Shanghai area code {code!r}", field=field)
     return area

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+MAX_REASON_CHARS = 500
+MAX_FIELD_CHARS = 80
+
 
 class RejectCode(StrEnum):
     """What kind of problem a rejection is, so channels can map it to a status or a DLQ topic."""
@@ -43,8 +46,10 @@ class AlertRejected(Exception):
     def __init__(
         self, reason: str, field: str | None = None, code: RejectCode = RejectCode.SCHEMA
     ) -> None:
+        reason = _printable(reason, MAX_REASON_CHARS)
+        field = None if field is None else _printable(field, MAX_FIELD_CHARS)
         super().__init__(reason)
-        self.reason = reason
+        self.reason: str = reason
         self.field = field
         self.code = code
 
@@ -53,3 +58,13 @@ class AlertRejected(Exception):
 
     def __repr__(self) -> str:
         return f"AlertRejected({self.reason!r}, field={self.field!r}, code={self.code.value!r})"
+
+
+def _printable(text: str, limit: int) -> str:
+    """Keep reasons safe to log, print and JSON-encode whatever the payload contained.
+
+    Lone surrogates (from JSON ``\\ud800`` escapes) cannot be encoded as UTF-8, and a payload
+    with thousands of bad keys must not produce a reason of the same size.
+    """
+    safe = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"

@@ -50,8 +50,8 @@ def check_size(size: int, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         )
 
 
-def decode(payload: bytes) -> tuple[bytes, str]:
-    """Check the payload is UTF-8 text; return it without a byte-order mark, and decoded.
+def decode(payload: bytes) -> str:
+    """Check the payload is UTF-8 text and return it decoded, without a byte-order mark.
 
     Raises:
         AlertRejected: Another encoding's byte-order mark, invalid UTF-8, or NUL characters.
@@ -75,7 +75,7 @@ def decode(payload: bytes) -> tuple[bytes, str]:
             f"contains a NUL character at offset {text.index(chr(0))} (UTF-16 or binary data?)",
             code=RejectCode.ENCODING,
         )
-    return data, text
+    return text
 
 
 def sniff(text: str) -> PayloadFormat:
@@ -118,7 +118,7 @@ def parse_alert(
         AlertRejected: The only exception for bad input, with a reason naming the problem.
     """
     check_size(len(payload), max_bytes)
-    data, text = decode(bytes(payload))
+    text = decode(bytes(payload))
     found = sniff(text)
     if expect is not None and found != expect:
         raise AlertRejected(
@@ -126,7 +126,7 @@ def parse_alert(
             code=RejectCode.MEDIA_TYPE,
         )
     try:
-        return parse_json(text) if found is PayloadFormat.JSON else parse_cap(data, text)
+        return parse_json(text) if found is PayloadFormat.JSON else parse_cap(text)
     except AlertRejected:
         raise
     except Exception as exc:

@@ -63,15 +63,15 @@ _CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
 _CAP_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}"
 )
-_XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
+_XML_DECL_ENCODING = re.compile(r"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 
 
-def parse_cap(data: bytes, text: str) -> Alert:
+def parse_cap(text: str) -> Alert:
     """Parse a CAP 1.2 ``<alert>`` into an :class:`Alert`.
 
     Args:
-        data: The payload bytes, already checked to be UTF-8 (and without a byte-order mark).
-        text: The same payload decoded, stored as ``raw``.
+        text: The decoded payload (UTF-8 already checked by :func:`alerts.intake.parse_alert`),
+            stored as ``raw``.
 
     Returns:
         The validated alert.
@@ -79,7 +79,8 @@ def parse_cap(data: bytes, text: str) -> Alert:
     Raises:
         AlertRejected: For forbidden XML, schema violations or unmappable content.
     """
-    root = _parse_xml(data)
+    # Leading blank lines (common from relays) would make the XML declaration invalid.
+    root = _parse_xml(text.lstrip())
     if root.tag != _q("alert"):
         raise AlertRejected(_root_problem(root.tag), field="alert")
     return _Alert(root).build(text)
@@ -126,18 +127,20 @@ class _BoundedBuilder:
         return self._builder.close()
 
 
-def _parse_xml(data: bytes) -> Element:
-    declared = _XML_DECL_ENCODING.match(data)
-    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
-        encoding = declared.group(1).decode("ascii", "replace")[:40]
+def _parse_xml(text: str) -> Element:
+    declared = _XML_DECL_ENCODING.match(text)
+    if declared and declared.group(1).lower().replace("_", "-") not in ("utf-8", "utf8"):
         raise AlertRejected(
-            f"XML declares encoding {encoding!r}; only UTF-8 is accepted", code=RejectCode.ENCODING
+            f"XML declares encoding {declared.group(1)[:40]!r}; only UTF-8 is accepted",
+            code=RejectCode.ENCODING,
         )
     parser = DefusedXMLParser(
         target=_BoundedBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True
     )
     try:
-        parser.feed(data)
+        # Feeding text, not bytes: the UTF-8 check is done, and expat then ignores the
+        # declaration's spelling of it (it does not know "utf8" or "utf_8").
+        parser.feed(text)
         root: Element = parser.close()
     except DefusedXmlException as exc:
         raise AlertRejected(f"forbidden XML construct: {exc!r}", code=RejectCode.SYNTAX) from None
