@@ -1,0 +1,131 @@
+"""Create tidegate's Kafka topics up front, with explicit partition counts.
+
+Relying on broker auto-creation would give every topic ``num.partitions=1`` and make the first
+produce see LEADER_NOT_AVAILABLE; per-agency task topics need several partitions so that one
+flooded district does not serialise every other district's work behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from devstack.errors import DevstackError
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_TIMEOUT_S = 60.0
+DLQ_PARTITIONS = 1
+"""Dead letters are rare and read by people; one partition keeps them in arrival order."""
+
+
+def standard_topics(settings: Settings, agencies: Sequence[str]) -> dict[str, int]:
+    """Every topic tidegate uses, live and drill, mapped to its partition count.
+
+    Live and drill traffic use separate prefixes so that an exercise can never page a real
+    crew; the drill set mirrors the live one exactly.
+    """
+    parts = settings.topic_partitions
+    names: dict[str, int] = {"alerts": parts, "alerts.dlq": DLQ_PARTITIONS}
+    for agency in agencies:
+        names[f"tasks.{agency}"] = parts
+    names |= {"tasks.events": parts, "escalations": parts, "notices": parts}
+    topics: dict[str, int] = {}
+    for drill in (False, True):
+        for name, count in names.items():
+            topics[settings.topic(name, drill=drill)] = count
+    return topics
+
+
+def _errors(response: Any) -> list[tuple[str, int, str | None]]:
+    """``(topic, error_code, message)`` from any CreateTopics response version."""
+    out: list[tuple[str, int, str | None]] = []
+    for entry in response.topic_errors:
+        name, code = entry[0], entry[1]
+        message = entry[2] if len(entry) > 2 and isinstance(entry[2], str) else None
+        out.append((name, code, message))
+    return out
+
+
+async def ensure_topics(bootstrap: str, topics: Mapping[str, int]) -> None:
+    """Create missing topics with the given partition counts and wait until all have leaders.
+
+    Existing topics are left alone (a differing partition count is only logged: adding
+    partitions would silently re-map keys to partitions). Gives up after a minute.
+    """
+    try:
+        async with asyncio.timeout(_TIMEOUT_S):
+            await _ensure_topics(bootstrap, topics)
+    except TimeoutError:
+        raise DevstackError(
+            f"Kafka on {bootstrap} did not create and elect leaders for the topics within "
+            f"{_TIMEOUT_S:.0f}s"
+        ) from None
+
+
+async def _ensure_topics(bootstrap: str, topics: Mapping[str, int]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    await admin.start()
+    try:
+        existing = await _describe(admin, topics)
+        missing = [
+            NewTopic(name, num_partitions=count, replication_factor=1)
+            for name, count in topics.items()
+            if existing.get(name, {}).get("error_code", 3) != 0
+        ]
+        for name, count in topics.items():
+            have = existing.get(name)
+            if have and have["error_code"] == 0 and len(have["partitions"]) != count:
+                log.warning(
+                    "topic %s exists with %d partitions, not %d; leaving it as it is",
+                    name,
+                    len(have["partitions"]),
+                    count,
+                )
+        if missing:
+            response = await admin.create_topics(missing, timeout_ms=int(_TIMEOUT_S * 1000))
+            failed = [
+                f"{name}: {message or code}"
+                for name, code, message in _errors(response)
+                if code not in (0, TopicAlreadyExistsError.errno)
+            ]
+            if failed:
+                raise DevstackError(f"creating Kafka topics failed: {'; '.join(failed)}")
+            log.info("created %d Kafka topics on %s", len(missing), bootstrap)
+        await _wait_for_leaders(admin, topics)
+    finally:
+        await admin.close()
+
+
+async def _describe(admin: AIOKafkaAdminClient, topics: Mapping[str, int]) -> dict[str, Any]:
+    """Metadata of those ``topics`` that exist.
+
+    Always asks for *all* topics: a Metadata request naming topics lets the broker auto-create
+    them (aiokafka sets allow_auto_topic_creation), with one partition, before we could.
+    """
+    return {t["topic"]: t for t in await admin.describe_topics(None) if t["topic"] in topics}
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: Mapping[str, int]) -> None:
+    """Return once metadata shows every topic with a leader for each partition."""
+    while True:
+        described = (await _describe(admin, topics)).values()
+        pending = [name for name in topics if name not in {t["topic"] for t in described}]
+        pending += [
+            t["topic"]
+            for t in described
+            if t["error_code"] != 0
+            or not t["partitions"]
+            or any(p["leader"] < 0 for p in t["partitions"])
+        ]
+        if not pending:
+            return
+        await asyncio.sleep(0.2)
