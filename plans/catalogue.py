@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from plans.model import CITYWIDE, District, Hazard, Level
+from plans.model import CITYWIDE, District, Hazard, Level, Plan
 
 DEFAULT_CITYWIDE_ALIASES: tuple[str, ...] = (
     "citywide",
@@ -86,6 +86,28 @@ def resolve_area(
             if wanted & set(_stems(known)):
                 return district.id
     return None
+
+
+def resolve_areas(name: str, plan: Plan) -> tuple[str, ...]:
+    """Map a name to area ids using a plan's catalogue, including its groups of districts.
+
+    Args:
+        name: A district or city name (see ``resolve_area``), or a group id or name such as
+            ``coastal`` or ``中心城区``.
+
+    Returns:
+        ``("citywide",)``, one district id, a group's district ids in catalogue order, or
+        ``()`` when the name is not known.
+    """
+    aliases = (*DEFAULT_CITYWIDE_ALIASES, *plan.citywide.aliases)
+    area = resolve_area(name, plan.districts, aliases)
+    if area is not None:
+        return (area,)
+    wanted = set(_stems(name))
+    for group in plan.groups:
+        if any(wanted & set(_stems(known)) for known in (group.id, group.zh, group.en)):
+            return group.districts
+    return ()
 
 
 _HAZARD_NAMES: dict[str, Hazard] = {

@@ -25,7 +25,15 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _read(path: str | Path | None) -> tuple[Plan | None, list[Problem]]:
+def read_plan(path: str | Path | None = None) -> tuple[Plan | None, list[Problem]]:
+    """Validate a plan directory and return the plan (if it has no errors) and every problem.
+
+    Args:
+        path: The plan directory; the bundled plan when ``None``.
+
+    Returns:
+        The plan, or ``None`` if any problem is an error; and the problems, by file and line.
+    """
     root = Path(path) if path is not None else DEFAULT_PLAN_PATH
     if not root.is_dir():
         return None, [Problem(_shown(root), 0, "", "not a plan directory")]
@@ -50,7 +58,7 @@ def check_plan(path: str | Path | None = None) -> list[Problem]:
     Returns:
         Problems sorted by file and line; the plan is usable when none is an error.
     """
-    return _read(path)[1]
+    return read_plan(path)[1]
 
 
 def load_plan(path: str | Path | None = None) -> Plan:
@@ -65,7 +73,7 @@ def load_plan(path: str | Path | None = None) -> Plan:
     Raises:
         PlanError: The plan has errors; ``PlanError.problems`` lists them with file and line.
     """
-    plan, problems = _read(path)
+    plan, problems = read_plan(path)
     if plan is None:
         raise PlanError(problems)
     return plan

@@ -113,15 +113,18 @@ def test_district_only_warning_gives_no_citywide_tasks(plan: Plan) -> None:
 
 def test_three_coincide_raises_by_one(plan: Plan) -> None:
     warnings = [
-        W(Hazard.WIND, Level.BLUE, CITY),
-        W(Hazard.RAINSTORM, Level.BLUE, CITY),
-        W(Hazard.TIDE, Level.BLUE, CITY),
+        W(Hazard.WIND, Level.YELLOW, CITY),
+        W(Hazard.RAINSTORM, Level.ORANGE, CITY),
+        W(Hazard.TIDE, Level.YELLOW, CITY),
     ]
     response = respond(warnings, plan)
-    assert set(response.levels.values()) == {ResponseLevel.III}
+    assert set(response.levels.values()) == {ResponseLevel.I}
     assert assess(warnings, plan)[CITYWIDE].compound == ("three-coincide",)
-    # Two of the three are not enough.
-    assert respond(warnings[:2], plan).levels[CITYWIDE] is ResponseLevel.IV
+    assert assess(warnings, plan)[CITYWIDE].base is ResponseLevel.II
+    # Two of the three are not enough, nor are all three below the thresholds.
+    assert respond(warnings[:2], plan).levels[CITYWIDE] is ResponseLevel.II
+    blue = [W(w.hazard, Level.BLUE, CITY) for w in warnings]
+    assert respond(blue, plan).levels[CITYWIDE] is ResponseLevel.IV
     # Level I stays level I.
     red = [W(w.hazard, Level.RED, CITY) for w in warnings]
     assert set(respond(red, plan).levels.values()) == {ResponseLevel.I}
