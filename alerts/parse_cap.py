@@ -171,6 +171,11 @@ def _one(parent: Element, name: str, *, required: bool = True) -> str:
     return value
 
 
+def _one_line(parent: Element, name: str, *, required: bool = True) -> str:
+    """Like :func:`_one`, with runs of whitespace (including newlines) collapsed to a space."""
+    return " ".join(_one(parent, name, required=required).split())
+
+
 def _many(parent: Element, name: str) -> list[str]:
     return [(child.text or "").strip() for child in _children(parent, name)]
 
@@ -296,7 +301,8 @@ class _Alert:
             raise AlertRejected("required CAP element <category> is missing", field="category")
         for category in categories:
             _choice(category, _CATEGORIES, "category")
-        event = fields.line(_one(info, "event"), field="event")
+        # XML pretty-printers wrap long text; a wrapped line is still one line.
+        event = fields.line(_one_line(info, "event"), field="event")
         _choice(_one(info, "urgency"), _URGENCIES, "urgency")
         severity = _choice(_one(info, "severity"), _SEVERITIES, "severity")
         _choice(_one(info, "certainty"), _CERTAINTIES, "certainty")
@@ -308,7 +314,7 @@ class _Alert:
             level=level,
             severity=severity,
             areas=[area for element in info.findall(_q("area")) for area in _area(element)],
-            headline=_one(info, "headline", required=False) or event,
+            headline=_one_line(info, "headline", required=False) or event,
             description=_one(info, "description", required=False),
             expires=_time(expires, "expires") if expires else None,
         )

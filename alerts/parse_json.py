@@ -60,7 +60,7 @@ def _build(data: dict[str, Any], text: str) -> Alert:
     refs = [fields.identifier(r, field="references") for r in _strings(data, "references")]
     return Alert(
         id=alert_id,
-        sender=fields.line(_string(data, "sender"), field="sender"),
+        sender=fields.line(_required(data, "sender"), field="sender"),
         sent=sent,
         status=_enum(Status, data, "status"),
         kind=kind,
@@ -109,6 +109,13 @@ def _string(data: dict[str, Any], key: str, *, default: str | None = None) -> st
     if not isinstance(value, str):
         raise AlertRejected(f"must be a string, got {_type(value)}", field=key)
     return value.strip()
+
+
+def _required(data: dict[str, Any], key: str) -> str:
+    value = _string(data, key)
+    if not value:
+        raise AlertRejected("must not be empty", field=key)
+    return value
 
 
 def _strings(data: dict[str, Any], key: str) -> list[str]:

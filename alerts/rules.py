@@ -77,6 +77,8 @@ class Outcome:
     reason: str
     released: tuple[Outcome, ...] = ()
     """Outcomes of held messages this one unblocked, in the order they were decided."""
+    alert: Alert | None = None
+    """The message decided (without ``raw``), so released and orphaned ones can be recorded."""
 
     def __str__(self) -> str:
         return self.decision.value
@@ -170,8 +172,8 @@ class AlertLedger:
         orphans = [h for h in self.held if h.received_at + wait <= now]
         self.held = [h for h in self.held if h.received_at + wait > now]
         return tuple(
-            Outcome(
-                h.alert.id,
+            _out(
+                h.alert,
                 Decision.ORPHANED,
                 f"none of {', '.join(h.alert.references)} arrived within "
                 f"{_hours(self.hold_seconds)} of {h.received_at.isoformat()}",
@@ -375,7 +377,7 @@ class AlertLedger:
 
 
 def _out(alert: Alert, decision: Decision, reason: str) -> Outcome:
-    return Outcome(alert.id, decision, reason)
+    return Outcome(alert.id, decision, reason, alert=alert)
 
 
 def _expired_on_arrival(alert: Alert) -> Outcome:

@@ -6,7 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hypothesis import strategies as st
+
 SAMPLES = Path(__file__).parent / "samples"
+SAMPLE_BYTES = [p.read_bytes() for p in sorted(SAMPLES.iterdir())]
+CAP_SAMPLES = [b for b in SAMPLE_BYTES if b.lstrip().startswith(b"<")]
 
 
 def document(**overrides: Any) -> dict[str, Any]:
@@ -85,3 +89,27 @@ def info(
 def pair(element: str, name: str, value: str) -> str:
     """A CAP ``valueName``/``value`` element such as ``eventCode`` or ``geocode``."""
     return f"<{element}><valueName>{name}</valueName><value>{value}</value></{element}>"
+
+
+@st.composite
+def mutated(draw: st.DrawFn, bases: list[bytes]) -> bytes:
+    """One of ``bases`` with a few random byte-level edits (flips, inserts, cuts, repeats)."""
+    data = bytearray(draw(st.sampled_from(bases)))
+    for _ in range(draw(st.integers(1, 6))):
+        if not data:
+            break
+        at = draw(st.integers(0, len(data) - 1))
+        op = draw(st.sampled_from(["flip", "insert", "delete", "truncate", "repeat", "byte"]))
+        if op == "flip":
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif op == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=16))
+        elif op == "delete":
+            del data[at : at + draw(st.integers(1, 32))]
+        elif op == "truncate":
+            del data[at:]
+        elif op == "repeat":
+            data[at:at] = data[at : at + draw(st.integers(1, 64))] * draw(st.integers(2, 20))
+        else:
+            data[at] = draw(st.sampled_from(b"<>&\"'{}[],:\\/\x00\xff\xc3\xe6"))
+    return bytes(data)

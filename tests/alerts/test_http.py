@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,10 +10,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from alerts.http import SubmitResult, create_app
 from alerts.model import Alert
-from tests.alerts.factories import SAMPLES, json_payload
+from tests.alerts.factories import CAP_SAMPLES, SAMPLES, json_payload, mutated
 
 TOKEN = "s3cret-duty-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -233,3 +236,33 @@ async def test_openapi_documents_both_formats_and_bearer_auth(client: httpx.Asyn
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "/alerts/{alert_id}" in spec["paths"]
     assert (await client.get("/docs")).status_code == 200
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=mutated([json_payload(), *CAP_SAMPLES]) | st.binary(max_size=512),
+    media=st.sampled_from(
+        [
+            "application/json",
+            "application/cap+xml",
+            "text/xml",
+            "text/plain",
+            "",
+            "application/json; charset=latin-1",
+        ]
+    ),
+)
+def test_no_request_body_ever_causes_a_server_error(body: bytes, media: str) -> None:
+    fakes = Fakes()
+    app = create_app(fakes.submit, fakes.lookup, TOKEN, 4096, on_reject=fakes.on_reject)
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tidegate") as client:
+            headers = {**AUTH, "Content-Type": media}
+            return await client.post("/alerts", content=body, headers=headers)
+
+    response = asyncio.run(post())
+    assert response.status_code in (200, 202, 400, 413, 415, 422)
+    assert response.json()["detail"] is not None
+    assert len(fakes.rejected) == (response.status_code >= 400)

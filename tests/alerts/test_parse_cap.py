@@ -288,17 +288,30 @@ def test_schema_violations(kwargs: dict[str, object], field: str, words: str) ->
         (info(areas="<area><polygon>1,2 3,4</polygon></area>"), "areaDesc", "is missing"),
         (info(extra="<expires>2024-09-20T01:00:00+08:00</expires>"), "expires", "not after sent"),
         (info(event="<b>暴雨</b>"), "event", "must hold text, not elements"),
-        (info() + info(), "", ""),
+        (info(extra="<headline>a</headline><headline>b</headline>"), "headline", "appears 2"),
     ],
 )
 def test_info_violations(block: str, field: str, words: str) -> None:
-    if not field:
-        payload = cap_payload(extra="<identifier>again</identifier>")
-        assert "appears 2 times" in rejected(payload).reason
-        return
     problem = rejected(cap_payload(infos=[block]))
     assert problem.field == field
     assert words in problem.reason
+
+
+def test_single_valued_alert_elements_may_not_repeat() -> None:
+    problem = rejected(cap_payload(extra="<identifier>again</identifier>"))
+    assert (problem.field, problem.reason) == (
+        "identifier",
+        "<identifier> appears 2 times; CAP allows one",
+    )
+
+
+def test_wrapped_headline_and_event_are_one_line() -> None:
+    block = info(
+        event="暴雨\n  橙色预警", extra="<headline>上海中心气象台\n    发布暴雨橙色预警</headline>"
+    )
+    alert = parsed(cap_payload(infos=[block]))
+    assert alert.headline == "上海中心气象台 发布暴雨橙色预警"
+    assert alert.level is Level.ORANGE
 
 
 def test_several_categories_and_restricted_scope_are_fine() -> None:

@@ -102,6 +102,7 @@ def test_each_required_field_is_named_when_missing(field: str) -> None:
         ({"id": "a<b"}, "id", "contains '<'"),
         ({"id": "x" * 300}, "id", "over 256"),
         ({"sender": ["x"]}, "sender", "must be a string, got list"),
+        ({"sender": " "}, "sender", "must not be empty"),
         ({"sender": "a\nb"}, "sender", "control character"),
         ({"headline": "a\x07"}, "headline", "control character"),
         ({"areas": "浦东新区"}, "areas", "must be a list of strings, got str"),

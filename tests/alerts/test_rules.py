@@ -253,6 +253,10 @@ def test_update_before_its_alert_is_held_then_applied_when_the_alert_arrives() -
     arrived = ledger.accept(msg("A"), NOW)
     assert arrived.decision is Decision.APPLY
     assert [(o.alert_id, o.decision) for o in arrived.released] == [("B", Decision.APPLY)]
+    # Released messages come with the message itself, so the workflow can record them.
+    released = arrived.released[0].alert
+    assert released is not None
+    assert (released.id, released.level, released.raw) == ("B", Level.YELLOW, "")
     assert levels(ledger) == [Level.YELLOW]
     assert ledger.held_alerts() == ()
 
@@ -300,6 +304,7 @@ def test_held_messages_are_orphaned_after_the_hold_time() -> None:
     assert ledger.expire_held(NOW + timedelta(hours=5, minutes=59)) == ()
     (orphan,) = ledger.expire_held(NOW + timedelta(hours=6))
     assert orphan.alert_id == "B"
+    assert orphan.alert is not None and orphan.alert.kind is Kind.UPDATE
     assert orphan.decision is Decision.ORPHANED
     assert "none of A arrived within 6 h" in orphan.reason
     assert ledger.held_alerts() == ()
