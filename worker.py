@@ -33,9 +33,11 @@ log = logging.getLogger("tidegate.worker")
 
 
 async def connect_temporal(settings: Settings) -> Client:
-    """Connect to Temporal, turning an unreachable server into a ConfigError that says what to do."""
+    """Connect to Temporal; an unreachable server is a ConfigError saying what to do."""
     try:
-        return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        return await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
+        )
     except Exception as exc:
         raise ConfigError(
             f"cannot reach Temporal at {settings.temporal_address} ({exc.__class__.__name__}); "
@@ -113,7 +115,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 
 def main() -> int:
     """Entry point for ``python worker.py`` and ``tidegate worker``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from temporalio.service import RPCError, RPCStatusCode
 
 from alerts.kafka import KafkaIntake, Refused
-from workflows.task import AgencyEvent, TaskWorkflow
+from workflows.task import TaskWorkflow
+from workflows.types import AgencyEvent
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer

@@ -103,10 +103,12 @@ class KafkaIntake:
             except Refused as exc:
                 await self.dead_letter(payload, exc.reason, record)
                 return
-            except Exception as exc:  # noqa: BLE001 - downstream unreachable: keep it, retry
+            except Exception as exc:  # downstream unreachable: keep it, retry
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
                 attempt += 1
-                log.warning("%s: cannot handle message yet (%s); retry in %ss", self._topic, exc, delay)
+                log.warning(
+                    "%s: cannot handle message yet (%s); retry in %ss", self._topic, exc, delay
+                )
                 await asyncio.sleep(delay)
 
     async def dead_letter(
@@ -118,4 +120,6 @@ class KafkaIntake:
         headers = [("reason", reason.encode()), ("source", source.encode())]
         await self._producer.send_and_wait(self._dlq, payload, key=record.key, headers=headers)
         async with self._sessions.begin() as session:
-            await save_rejection(session, f"kafka:{record.topic}", reason, payload, datetime.now(UTC))
+            await save_rejection(
+                session, f"kafka:{record.topic}", reason, payload, datetime.now(UTC)
+            )

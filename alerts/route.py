@@ -15,7 +15,8 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 
 from alerts.model import Alert, Route
 from plans.model import Plan
-from workflows.response import ResponseInput, ResponseWorkflow
+from workflows.response import ResponseWorkflow
+from workflows.types import ResponseInput
 
 REGION = SearchAttributeKey.for_keyword("TidegateRegion")
 DRILL = SearchAttributeKey.for_bool("TidegateDrill")
@@ -35,9 +36,7 @@ def response_workflow_id(region: str, drill: bool) -> str:
     return f"{'drill' if drill else 'response'}-{region}"
 
 
-async def submit(
-    client: Client, task_queue: str, region: str, plan: Plan, alert: Alert
-) -> Routed:
+async def submit(client: Client, task_queue: str, region: str, plan: Plan, alert: Alert) -> Routed:
     """Deliver ``alert`` to its response workflow, starting the workflow if none is running."""
     if alert.route is Route.IGNORED:
         return Routed(alert.route, None)

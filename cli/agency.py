@@ -8,13 +8,15 @@ unknown task id is reported at once. ``listen`` prints the agency's tasks as the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 
 import typer
 from aiokafka import AIOKafkaConsumer
 
-from alerts.agency_events import Refused, deliver, parse_event
+from alerts.agency_events import deliver, parse_event
+from alerts.kafka import Refused
 from config.settings import load_settings
 from worker import connect_temporal
 
@@ -88,7 +90,5 @@ def listen(
         finally:
             await consumer.stop()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())
-    except KeyboardInterrupt:
-        pass

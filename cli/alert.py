@@ -19,6 +19,7 @@ from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
 from alerts.model import Alert
 from alerts.route import submit
+from cli.alerts_offline import register as register_offline
 from config.settings import load_settings
 from plans.loader import load_plan
 from store.db import create_engine, session_maker
@@ -26,6 +27,7 @@ from store.queries import warning as find_warning
 from worker import connect_temporal
 
 app = typer.Typer(help="Issue, update, cancel, import and validate warnings.", no_args_is_help=True)
+register_offline(app)
 
 HAZARD = typer.Option(..., "--hazard", help="wind, typhoon, gale, rainstorm, tide or flood.")
 LEVEL = typer.Option(..., "--level", help="blue, yellow, orange or red.")

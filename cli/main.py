@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cli import agency, alert, db, ops
+from cli import agency, alert, db, ops, plan
 from config.errors import ConfigError
 
 app = typer.Typer(
@@ -17,14 +17,8 @@ app = typer.Typer(
 app.add_typer(alert.app, name="alert")
 app.add_typer(db.app, name="db")
 app.add_typer(agency.app, name="agency")
+app.add_typer(plan.app, name="plan")
 ops.register(app)
-
-try:  # sub-commands whose packages are optional during development of a feature branch
-    from cli import plan as _plan
-
-    app.add_typer(_plan.app, name="plan")
-except ImportError:  # pragma: no cover
-    pass
 
 
 def main() -> None:

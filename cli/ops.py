@@ -89,5 +89,7 @@ def _print(console: Console, row: ResponseOverview) -> None:
     console.print(f"  response level: [bold]{levels}[/bold]")
     table = Table("task", "agency", "area", "state", "deadline")
     for t in row.tasks:
-        table.add_row(t.id.split("/", 1)[1], t.agency, t.area, t.state, f"{t.deadline_at:%m-%d %H:%M}")
+        table.add_row(
+            t.id.split("/", 1)[1], t.agency, t.area, t.state, f"{t.deadline_at:%m-%d %H:%M}"
+        )
     console.print(table)

@@ -28,7 +28,7 @@ class PlanRecord(Base):
 
     __tablename__ = "plans"
 
-    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(100), primary_key=True)
     plan_id: Mapped[str] = mapped_column(String(100))
     version: Mapped[str] = mapped_column(String(50))
     body: Mapped[bytes] = mapped_column(LargeBinary)
@@ -46,7 +46,7 @@ class ResponseRecord(Base):
     drill: Mapped[bool]
     plan_id: Mapped[str] = mapped_column(String(100))
     plan_version: Mapped[str] = mapped_column(String(50))
-    plan_hash: Mapped[str] = mapped_column(String(64))
+    plan_hash: Mapped[str] = mapped_column(String(100))
     levels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """Area id to response level (``IV`` .. ``I``); areas without a response are absent."""
     status: Mapped[str] = mapped_column(String(20), default="active")

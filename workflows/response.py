@@ -8,7 +8,8 @@ summary once every warning is gone and every task is closed. Decisions all come 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -32,74 +33,23 @@ with workflow.unsafe.imports_passed_through():
         task_key,
     )
     from alerts.model import Alert
-    from alerts.rules import AlertLedger
-    from plans.model import Plan, Response, Task
+    from alerts.rules import Outcome
+    from plans.model import Notice, Plan, Task
     from plans.rules import diff, respond
-    from workflows.task import OPEN_STATES, TaskChange, TaskInput, TaskWorkflow
+    from workflows.task import TaskWorkflow
+    from workflows.types import (
+        OPEN_STATES,
+        ResponseInput,
+        ResponseState,
+        ResponseStatus,
+        ResponseSummary,
+        TaskChange,
+        TaskInput,
+        TaskView,
+    )
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-
-
-@dataclass
-class TaskView:
-    """What the response knows of one of its tasks."""
-
-    task_id: str
-    agency: str
-    action_id: str
-    area: str
-    asset: str | None
-    state: str
-
-
-@dataclass
-class ResponseState:
-    """Everything carried across continue-as-new."""
-
-    response_id: str = ""
-    """Unique per response (workflow id plus first run id), so a later response in the same
-    region never collides with this one's task ids or database rows."""
-    ledger: AlertLedger = field(default_factory=AlertLedger)
-    response: Response | None = None
-    tasks: dict[str, TaskView] = field(default_factory=dict)
-    """Plan task id to view, in dispatch order."""
-    inbox: list[Alert] = field(default_factory=list)
-    changes: int = 0
-    warnings_received: int = 0
-
-
-@dataclass(frozen=True)
-class ResponseInput:
-    """Start (or continue) a response; ``plan`` is pinned for the response's lifetime."""
-
-    region: str
-    plan: Plan
-    drill: bool = False
-    time_scale: float = 1.0
-    state: ResponseState | None = None
-
-
-@dataclass
-class ResponseStatus:
-    """Answer to the ``status`` query."""
-
-    response_id: str
-    plan_version: str
-    levels: dict[str, str]
-    active_warnings: list[str]
-    tasks: list[TaskView]
-
-
-@dataclass
-class ResponseSummary:
-    """The workflow's result once the response is over."""
-
-    response_id: str
-    plan_version: str
-    warnings_received: int
-    tasks: int
-    states: dict[str, int]
 
 
 @workflow.defn
@@ -179,7 +129,9 @@ class ResponseWorkflow:
         inp = self._inputs()
         await workflow.execute_activity_method(
             RecordActivities.record_response,
-            RecordResponseInput(self._s.response_id, inp.region, inp.drill, inp.plan, workflow.now()),
+            RecordResponseInput(
+                self._s.response_id, inp.region, inp.drill, inp.plan, workflow.now()
+            ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
         )
@@ -189,39 +141,50 @@ class ResponseWorkflow:
         closed_before = self._open_tasks()
         until = self._s.ledger.next_expiry()
         timeout = None if until is None else max(until - workflow.now(), timedelta(seconds=1))
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: bool(self._s.inbox) or self._open_tasks() != closed_before or self._over(),
                 timeout=timeout,
             )
-        except TimeoutError:
-            pass
 
     async def _apply_inbox(self) -> None:
         """Run each queued warning through the ledger, then re-decide the response once."""
-        inp = self._inputs()
+        now = workflow.now()
         while self._s.inbox:
             alert = self._s.inbox.pop(0)
-            decision = self._s.ledger.accept(alert, workflow.now())
-            await workflow.execute_activity_method(
-                RecordActivities.record_warning,
-                RecordWarningInput(
-                    self._s.response_id,
-                    alert.id,
-                    str(alert.kind),
-                    str(alert.hazard),
-                    str(alert.level),
-                    alert.areas,
-                    str(alert.status),
-                    str(decision),
-                    alert.sent,
-                    alert.headline,
-                    workflow.now(),
-                ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
-            )
+            outcome = self._s.ledger.accept(alert, now)
+            await self._record_warning(alert, str(outcome.decision))
+            for released in outcome.released:
+                await self._record_outcome(released)
+        for orphan in self._s.ledger.expire_held(now):
+            workflow.logger.warning("held message %s orphaned: %s", orphan.alert_id, orphan.reason)
+            await self._record_outcome(orphan)
         await self._reconcile()
+
+    async def _record_outcome(self, outcome: Outcome) -> None:
+        """Record a decision taken later than arrival (a held message released or orphaned)."""
+        if outcome.alert is not None:
+            await self._record_warning(outcome.alert, str(outcome.decision))
+
+    async def _record_warning(self, alert: Alert, decision: str) -> None:
+        await workflow.execute_activity_method(
+            RecordActivities.record_warning,
+            RecordWarningInput(
+                self._s.response_id,
+                alert.id,
+                str(alert.kind),
+                str(alert.hazard),
+                str(alert.level),
+                alert.areas,
+                str(alert.status),
+                decision,
+                alert.sent,
+                alert.headline,
+                workflow.now(),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
 
     async def _reconcile(self) -> None:
         """Bring dispatched tasks in line with what the plan says for the warnings in force."""
@@ -230,15 +193,14 @@ class ResponseWorkflow:
         after = respond(self._s.ledger.active(), inp.plan)
         change = diff(before, after)
         self._s.response = after
+        if not change.is_empty:
+            await self._record_levels("active")
         if change.dispatch:
             await self._dispatch(change.dispatch)
         if change.stand_down:
             await self._stand_down(change.stand_down)
-        new_notices = tuple(n for n in after.notices if n not in before.notices)
-        if new_notices:
-            await self._publish_notices(new_notices)
-        if before.levels != after.levels or change.dispatch or change.stand_down:
-            await self._record_levels("active")
+        if change.notices:
+            await self._publish_notices(change.notices)
 
     async def _dispatch(self, tasks: tuple[Task, ...]) -> None:
         """Record, publish, then track each new task; nobody is asked for approval."""
@@ -259,8 +221,8 @@ class ResponseWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
         )
-        for task in fresh:
-            await self._start_tracking(task, now)
+        # Started together: one workflow task issues every start command instead of one each.
+        await asyncio.gather(*(self._start_tracking(task, now) for task in fresh))
 
     async def _start_tracking(self, task: Task, issued_at: datetime) -> None:
         inp = self._inputs()
@@ -304,7 +266,7 @@ class ResponseWorkflow:
             handle = workflow.get_external_workflow_handle(f"task:{self._s.tasks[task.id].task_id}")
             await handle.signal(TaskWorkflow.stand_down)
 
-    async def _publish_notices(self, notices: tuple[object, ...]) -> None:
+    async def _publish_notices(self, notices: tuple[Notice, ...]) -> None:
         inp = self._inputs()
         await workflow.execute_activity_method(
             MessagingActivities.publish_notices,
@@ -312,7 +274,7 @@ class ResponseWorkflow:
                 self._s.response_id,
                 inp.drill,
                 inp.plan.content_hash,
-                notices,  # type: ignore[arg-type]
+                notices,
                 workflow.now(),
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
@@ -320,7 +282,6 @@ class ResponseWorkflow:
         )
 
     async def _record_levels(self, status: str) -> None:
-        inp = self._inputs()
         self._s.changes += 1
         levels = self._s.response.levels if self._s.response else {}
         await workflow.execute_activity_method(
@@ -357,6 +318,7 @@ class ResponseWorkflow:
             self._s.warnings_received > 0
             and not self._s.inbox
             and not self._s.ledger.active()
+            and not self._s.ledger.held_alerts()
             and self._open_tasks() == 0
         )
 
@@ -366,5 +328,9 @@ class ResponseWorkflow:
         for view in self._s.tasks.values():
             states[view.state] = states.get(view.state, 0) + 1
         return ResponseSummary(
-            self._s.response_id, inp.plan.version, self._s.warnings_received, len(self._s.tasks), states
+            self._s.response_id,
+            inp.plan.version,
+            self._s.warnings_received,
+            len(self._s.tasks),
+            states,
         )

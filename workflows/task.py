@@ -9,71 +9,24 @@ stand-down. Every transition is recorded and reported to the parent response.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    import plans.model  # noqa: F401 - registers the module the converter resolves Task in
     from activities.messaging import MessagingActivities, PublishEscalationInput
     from activities.records import (
         RecordActivities,
         RecordEscalationInput,
         TaskTransitionInput,
     )
-    from plans.model import Task
+    from workflows.types import OPEN_STATES, AgencyEvent, TaskChange, TaskInput, TaskResult
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-
-OPEN_STATES = ("dispatched", "escalated", "acknowledged", "in_progress", "overdue")
-"""States in which a task still needs someone; everything else is closed."""
-
-
-@dataclass(frozen=True)
-class TaskInput:
-    """What the response hands to a task: the plan's task and where to report."""
-
-    task_id: str
-    response_id: str
-    parent_workflow_id: str
-    task: Task
-    plan_hash: str
-    drill: bool
-    issued_at: datetime
-    time_scale: float = 1.0
-    """Divides every plan duration: drills replay a storm faster than real time."""
-
-
-@dataclass(frozen=True)
-class AgencyEvent:
-    """An agency's answer: ``acknowledge``, ``progress``, ``complete`` or ``decline``."""
-
-    kind: str
-    by: str = ""
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class TaskChange:
-    """Sent to the parent response whenever a task changes state."""
-
-    task_id: str
-    plan_task_id: str
-    state: str
-
-
-@dataclass
-class TaskResult:
-    """How the task ended."""
-
-    task_id: str
-    state: str
-    escalations: int = 0
-    acknowledged_at: datetime | None = None
-    closed_at: datetime | None = None
-    history: list[str] = field(default_factory=list)
 
 
 @workflow.defn
@@ -136,10 +89,9 @@ class TaskWorkflow:
         return self._state not in OPEN_STATES
 
     async def _handle_until(
-        self, inp: TaskInput, until: datetime | None, done: object
+        self, inp: TaskInput, until: datetime | None, done: Callable[[], bool]
     ) -> bool:
         """Process messages until ``done()`` holds (True) or ``until`` passes (False)."""
-        assert callable(done)
         while not done():
             timeout = None if until is None else until - workflow.now()
             if timeout is not None and timeout <= timedelta(0):
@@ -149,7 +101,7 @@ class TaskWorkflow:
                     lambda: bool(self._events) or self._stand_down, timeout=timeout
                 )
             except TimeoutError:
-                return bool(done())
+                return done()
             await self._apply_messages(inp)
         return True
 
@@ -209,7 +161,7 @@ class TaskWorkflow:
         parent = workflow.get_external_workflow_handle(inp.parent_workflow_id)
         try:
             await parent.signal("task_changed", TaskChange(inp.task_id, inp.task.id, state))
-        except Exception:  # noqa: BLE001 - a finished parent needs no report; the DB has it
+        except Exception:  # a finished parent needs no report; the DB has it
             workflow.logger.info("parent %s did not take the report", inp.parent_workflow_id)
 
     @staticmethod

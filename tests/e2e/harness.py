@@ -76,7 +76,7 @@ async def collect(
     topics: list[str],
     accept: Callable[[dict[str, Any]], bool],
     count: int,
-    timeout: float = 60.0,
+    within: float = 60.0,
 ) -> list[dict[str, Any]]:
     """Read JSON messages from ``topics`` until ``count`` of them pass ``accept``."""
     consumer = AIOKafkaConsumer(
@@ -84,7 +84,7 @@ async def collect(
     )
     await consumer.start()
     found: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     try:
         while len(found) < count and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
@@ -98,9 +98,9 @@ async def collect(
     return found
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+async def eventually(check: Callable[[], Any], within: float = 60.0) -> Any:
     """Poll ``check`` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = check()
         if asyncio.iscoroutine(result):
@@ -108,5 +108,3 @@ async def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
         if result or time.monotonic() > deadline:
             return result
         await asyncio.sleep(0.3)
-
-

@@ -12,6 +12,9 @@ import uuid
 import pytest
 
 from config.settings import Settings
+from plans.loader import load_plan
+from plans.model import CITYWIDE, ActiveWarning, Hazard, Level
+from plans.rules import respond
 from tests.e2e.harness import collect, eventually, prepare, running_worker, tidegate
 
 pytestmark = pytest.mark.e2e
@@ -24,22 +27,32 @@ async def test_blue_rainstorm_dispatches_drainage_and_sanitation_tasks(
     await prepare(settings)
     async with running_worker(settings):
         issued = tidegate(
-            settings, "alert", "issue", "--hazard", "rainstorm", "--level", "blue",
-            "--area", "citywide",
+            settings,
+            "alert",
+            "issue",
+            "--hazard",
+            "rainstorm",
+            "--level",
+            "blue",
+            "--area",
+            "citywide",
         )
         assert issued.returncode == 0, issued.stderr
         assert "accepted alert" in issued.stdout
 
-        topics = [settings.topic("tasks.drainage"), settings.topic("tasks.sanitation")]
+        plan = load_plan(settings.plan_path)
+        warning = ActiveWarning(Hazard.RAINSTORM, Level.BLUE, (CITYWIDE,))
+        expected = respond([warning], plan).tasks
+        agencies = sorted({task.agency for task in expected})
+        assert {"drainage", "sanitation"} <= set(agencies)
         region = f"response-{settings.region}-"
         messages = await collect(
             settings.kafka_bootstrap,
-            topics,
+            [settings.topic(f"tasks.{agency}") for agency in agencies],
             lambda m: str(m.get("response_id", "")).startswith(region),
-            count=2,
+            count=len(expected),
         )
-        agencies = {m["agency"] for m in messages}
-        assert agencies == {"drainage", "sanitation"}
+        assert sorted(m["task_id"].split("/", 1)[1] for m in messages) == [t.id for t in expected]
         for message in messages:
             assert message["type"] == "task"
             assert message["schema_version"] == 1
@@ -55,20 +68,22 @@ async def test_blue_rainstorm_dispatches_drainage_and_sanitation_tasks(
             assert out.returncode == 0, out.stderr
             responses = json.loads(out.stdout)["responses"]
             mine = [r for r in responses if str(r["id"]).startswith(region)]
-            return mine[0] if mine and mine[0]["tasks"] else None
+            done = mine and len(mine[0]["tasks"]) == len(expected) and mine[0]["levels"]
+            return mine[0] if done else None
 
         status = await eventually(shown)
         assert status is not None
         assert status["levels"].get("citywide") == "IV"
         states = {task["state"] for task in status["tasks"]}
         assert states <= {"dispatched", "escalated"}
-        recorded = {task["id"] for task in status["tasks"]}
-        assert {m["task_id"] for m in messages} <= recorded
+        recorded = sorted(task["id"] for task in status["tasks"])
+        assert recorded == sorted(m["task_id"] for m in messages)
 
 
 @pytest.fixture
-def e2e_settings(settings: Settings, kafka_bootstrap: str, temporal_env: object,
-                 database_url: str) -> Settings:
+def e2e_settings(
+    settings: Settings, kafka_bootstrap: str, temporal_env: object, database_url: str
+) -> Settings:
     """Settings pointing at the session's real services, with a region of its own."""
     target = temporal_env.client.service_client.config.target_host  # type: ignore[attr-defined]
     return settings.model_copy(

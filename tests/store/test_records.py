@@ -71,7 +71,9 @@ async def test_transitions_and_escalations_are_idempotent(
         await records.save_tasks(session, [_task_row(task_id)])
     for _ in range(2):
         async with sessions.begin() as session:
-            await records.save_transition(session, task_id, 1, "acknowledged", "acknowledge", NOW, {})
+            await records.save_transition(
+                session, task_id, 1, "acknowledged", "acknowledge", NOW, {}
+            )
             await records.save_escalation(
                 session,
                 task_id=task_id,

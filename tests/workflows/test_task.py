@@ -11,7 +11,8 @@ from temporalio.worker import Worker
 
 from plans.model import EscalationStep, Hazard, ResponseLevel, StandDown, Task
 from tests.workflows.fakes import Calls, fake_activities
-from workflows.task import AgencyEvent, TaskInput, TaskResult, TaskWorkflow
+from workflows.task import TaskWorkflow
+from workflows.types import AgencyEvent, TaskInput, TaskResult
 
 TASK = Task(
     id="drainage.prelower@pudong",

@@ -1,0 +1,124 @@
+"""Inputs, results, signals and state of the workflows.
+
+They live outside the workflow modules because a dataclass defined inside the sandbox sees the
+sandbox's proxied ``datetime`` class, which the data converter cannot decode into; imported
+through ``imports_passed_through`` they are ordinary classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from alerts.model import Alert
+from alerts.rules import AlertLedger
+from plans.model import Plan, Response, Task
+
+OPEN_STATES = ("dispatched", "escalated", "acknowledged", "in_progress", "overdue")
+"""States in which a task still needs someone; everything else is closed."""
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    """What the response hands to a task: the plan's task and where to report."""
+
+    task_id: str
+    response_id: str
+    parent_workflow_id: str
+    task: Task
+    plan_hash: str
+    drill: bool
+    issued_at: datetime
+    time_scale: float = 1.0
+    """Divides every plan duration: drills replay a storm faster than real time."""
+
+
+@dataclass(frozen=True)
+class AgencyEvent:
+    """An agency's answer: ``acknowledge``, ``progress``, ``complete`` or ``decline``."""
+
+    kind: str
+    by: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """Sent to the parent response whenever a task changes state."""
+
+    task_id: str
+    plan_task_id: str
+    state: str
+
+
+@dataclass
+class TaskResult:
+    """How the task ended."""
+
+    task_id: str
+    state: str
+    escalations: int = 0
+    acknowledged_at: datetime | None = None
+    closed_at: datetime | None = None
+    history: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TaskView:
+    """What the response knows of one of its tasks."""
+
+    task_id: str
+    agency: str
+    action_id: str
+    area: str
+    asset: str | None
+    state: str
+
+
+@dataclass
+class ResponseState:
+    """Everything carried across continue-as-new."""
+
+    response_id: str = ""
+    """Unique per response (workflow id plus first run id), so a later response in the same
+    region never collides with this one's task ids or database rows."""
+    ledger: AlertLedger = field(default_factory=AlertLedger)
+    response: Response | None = None
+    tasks: dict[str, TaskView] = field(default_factory=dict)
+    """Plan task id to view, in dispatch order."""
+    inbox: list[Alert] = field(default_factory=list)
+    changes: int = 0
+    warnings_received: int = 0
+
+
+@dataclass(frozen=True)
+class ResponseInput:
+    """Start (or continue) a response; ``plan`` is pinned for the response's lifetime."""
+
+    region: str
+    plan: Plan
+    drill: bool = False
+    time_scale: float = 1.0
+    state: ResponseState | None = None
+
+
+@dataclass
+class ResponseStatus:
+    """Answer to the ``status`` query."""
+
+    response_id: str
+    plan_version: str
+    levels: dict[str, str]
+    active_warnings: list[str]
+    tasks: list[TaskView]
+
+
+@dataclass
+class ResponseSummary:
+    """The workflow's result once the response is over."""
+
+    response_id: str
+    plan_version: str
+    warnings_received: int
+    tasks: int
+    states: dict[str, int]
