@@ -104,7 +104,7 @@ def check(
         if plan is not None:
             out.print(
                 f"[green]ok[/green] plan {plan.plan_id} version {plan.version} "
-                f"({plan.content_hash[:19]}…): {len(plan.actions)} actions, "
+                f"({plan.content_hash[:12]}…): {len(plan.actions)} actions, "
                 f"{len(plan.districts)} districts, {len(plan.assets)} assets, {warnings} warning(s)"
             )
         else:
@@ -184,7 +184,7 @@ def _print_explanation(
 ) -> None:
     out = _console()
     out.print(
-        f"[bold]Plan[/bold] {plan.plan_id} version {plan.version} ({plan.content_hash[:19]}…)"
+        f"[bold]Plan[/bold] {plan.plan_id} version {plan.version} ({plan.content_hash[:12]}…)"
     )
     for w in warnings:
         out.print(f"Warning: {w.hazard} {w.level} in {', '.join(w.areas)}")
@@ -303,7 +303,7 @@ def explain(
 def _print_comparison(result: PlanComparison) -> None:
     out = _console()
     for label, ref in (("Old", result.old), ("New", result.new)):
-        out.print(f"[bold]{label}[/bold] {ref.plan_id} {ref.version} ({ref.content_hash[:19]}…)")
+        out.print(f"[bold]{label}[/bold] {ref.plan_id} {ref.version} ({ref.content_hash[:12]}…)")
     if result.is_empty:
         out.print("The plans have the same content.")
         return

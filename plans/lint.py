@@ -4,10 +4,21 @@ rendered with sample data. ``plans.schema`` has already checked types and refere
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 
 from plans.errors import Problem, RenderError, Severity
-from plans.model import CITYWIDE, LEVELS, Action, EscalationKind, Notice, Plan, Scope, Task
+from plans.model import (
+    CITYWIDE,
+    LEVELS,
+    Action,
+    EscalationKind,
+    Notice,
+    NoticeSpec,
+    Plan,
+    Scope,
+    Task,
+)
 from plans.render import render_escalation, render_notice, render_task
 from plans.rules import build_task
 from plans.schema import Where
@@ -100,53 +111,70 @@ def sample_task(plan: Plan, action: Action, hazard_index: int = 0) -> Task | Non
     return None
 
 
+def _render_problem(
+    origins: dict[str, Where],
+    key: str,
+    render: Callable[[Sequence[str]], object],
+    languages: Sequence[str],
+) -> Problem | None:
+    """Render in each language; return the first failure as a problem at ``key.<lang>``."""
+    for lang in languages:
+        try:
+            render((lang,))
+        except RenderError as exc:
+            return _problem(origins, f"{key}.{lang}", f"template fails with sample data: {exc}")
+    return None
+
+
+def _sample_notices(plan: Plan, spec: NoticeSpec) -> Iterator[Notice]:
+    for area in (CITYWIDE, plan.districts[0].id):
+        for hazard in spec.hazards:
+            yield Notice(
+                f"{spec.id}@{area}/{spec.level.value}",
+                spec.id,
+                spec.agency,
+                spec.audience,
+                area,
+                hazard,
+                spec.level,
+                spec.deadline_minutes,
+            )
+
+
 def _templates(plan: Plan, origins: dict[str, Where]) -> Iterator[Problem]:
+    """Render every template with sample data: each action with each of its hazards, each
+    notice for the city and a district, each escalation slip for a city and a district task.
+    At most one problem per template."""
+    langs = plan.languages
     samples: dict[Scope, Task] = {}
     for action in plan.actions:
-        for index in range(len(action.hazards)):
-            task = sample_task(plan, action, index)
-            if task is None:
-                break
+        tasks = [sample_task(plan, action, i) for i in range(len(action.hazards))]
+        for task in filter(None, tasks):
             samples.setdefault(action.scope, task)
-            for lang in plan.languages:
-                try:
-                    render_task(plan, task, (lang,))
-                except RenderError as exc:
-                    key = f"action:{action.id}:instructions.{lang}"
-                    yield _problem(origins, key, f"template fails with sample data: {exc}")
-                    return
+            key = f"action:{action.id}:instructions"
+            problem = _render_problem(origins, key, partial(render_task, plan, task), langs)
+            if problem:
+                yield problem
+                break
     for spec in plan.notices:
-        for area in (CITYWIDE, plan.districts[0].id):
-            for hazard in spec.hazards:
-                notice = Notice(
-                    f"{spec.id}@{area}/{spec.level.value}",
-                    spec.id,
-                    spec.agency,
-                    spec.audience,
-                    area,
-                    hazard,
-                    spec.level,
-                    spec.deadline_minutes,
-                )
-                for lang in plan.languages:
-                    try:
-                        render_notice(plan, notice, (lang,))
-                    except RenderError as exc:
-                        key = f"notice:{spec.id}:templates.{lang}"
-                        yield _problem(origins, key, f"template fails with sample data: {exc}")
-                        return
+        for notice in _sample_notices(plan, spec):
+            key = f"notice:{spec.id}:templates"
+            problem = _render_problem(origins, key, partial(render_notice, plan, notice), langs)
+            if problem:
+                yield problem
+                break
     for kind in EscalationKind:
-        for task in samples.values():
-            for step in task.escalation:
-                if step.kind != kind:
-                    continue
-                for lang in plan.languages:
-                    try:
-                        render_escalation(plan, task, step, (lang,))
-                    except RenderError as exc:
-                        key = f"message:{kind.value}.{lang}"
-                        yield _problem(origins, key, f"template fails with sample data: {exc}")
-                        return
+        steps = [(t, s) for t in samples.values() for s in t.escalation if s.kind == kind]
+        for task, step in steps:
+            problem = _render_problem(
+                origins,
+                f"message:{kind.value}",
+                partial(render_escalation, plan, task, step),
+                langs,
+            )
+            if problem:
+                yield problem
+                break
 
 
 def lint(plan: Plan, origins: dict[str, Where]) -> list[Problem]:

@@ -167,7 +167,7 @@ class PlanRef:
     version: str
     """The version the plan's authors gave it, e.g. ``2025.1``."""
     content_hash: str
-    """``sha256:`` followed by the hex digest of the plan's canonical content."""
+    """SHA-256 of the plan's canonical content, 64 lowercase hex digits."""
 
 
 @dataclass(frozen=True)
@@ -509,7 +509,7 @@ class Plan:
     version: str
     """Version the authors gave this content."""
     content_hash: str
-    """``sha256:<hex>`` of the canonical content (see ``compute_content_hash``)."""
+    """SHA-256 of the canonical content, 64 hex digits (see ``compute_content_hash``)."""
     zh: str
     """Chinese title of the plan."""
     en: str
@@ -610,8 +610,8 @@ def compute_content_hash(plan: Plan) -> str:
         plan: The plan; its ``content_hash`` field is ignored.
 
     Returns:
-        ``sha256:`` followed by the hex digest.
+        The SHA-256 hex digest (64 lowercase hex digits).
     """
     content = dataclasses.asdict(dataclasses.replace(plan, content_hash=""))
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +45,7 @@ from plans.model import (
     compute_content_hash,
 )
 from plans.render import compile_template
-from plans.yamlread import Field, read_document
+from plans.yamlread import Field, Record, read_document
 
 ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 """Ids of districts, agencies, assets, actions (the part after the agency) and rules."""
@@ -155,8 +155,20 @@ class PlanReader:
             out[lang] = value
         return out if len(out) == len(self.languages) else None
 
-    def _areas(self, f: Field) -> tuple[str, ...]:
+    def _names(self, m: Record, taken: Iterable[str], what: str) -> tuple[str, str, str] | None:
+        """Read ``id``, ``zh`` and ``en``, rejecting an id already ``taken``; ``None`` if bad."""
+        ident, zh, en = m.text("id", ID, ID_WHAT), m.text("zh"), m.text("en")
+        if ident is not None and ident in set(taken):
+            m["id"].fail(f"duplicate {what} id {ident!r}")
+            return None
+        if ident is None or zh is None or en is None:
+            return None
+        return ident, zh, en
+
+    def _areas(self, f: Field | None) -> tuple[str, ...]:
         """Read a list of district and group ids; return district ids in catalogue order."""
+        if f is None:
+            return ()
         known = {d.id for d in self.districts}
         groups = {g.id: g.districts for g in self.groups}
         wanted: set[str] = set()
@@ -231,11 +243,11 @@ class PlanReader:
             return
         if "citywide" in m:
             self._citywide(m["citywide"])
-        for item in (m["districts"].sequence() or []) if "districts" in m else []:
+        for item in m.sequence("districts"):
             self._district(item)
-        for item in (m["groups"].sequence() or []) if "groups" in m else []:
+        for item in m.sequence("groups"):
             self._group(item)
-        for item in (m["agencies"].sequence() or []) if "agencies" in m else []:
+        for item in m.sequence("agencies"):
             self._agency(item)
         self._check_aliases()
 
@@ -243,62 +255,41 @@ class PlanReader:
         m = f.mapping(("zh", "en"), ("aliases",))
         if m is None:
             return
-        zh = m["zh"].text() if "zh" in m else None
-        en = m["en"].text() if "en" in m else None
-        aliases = tuple(m["aliases"].texts()) if "aliases" in m else ()
+        zh = m.text("zh")
+        en = m.text("en")
+        aliases = tuple(m.texts("aliases"))
         if zh and en:
             self.citywide = District(CITYWIDE, zh, en, aliases)
             self._note(f"area:{CITYWIDE}", f)
 
     def _district(self, f: Field) -> None:
         m = f.mapping(("id", "zh", "en"), ("aliases",))
-        if m is None:
+        names = (
+            self._names(m, [CITYWIDE, *(d.id for d in self.districts)], "district") if m else None
+        )
+        if m is None or names is None:
             return
-        ident = m["id"].text(ID, ID_WHAT) if "id" in m else None
-        zh = m["zh"].text() if "zh" in m else None
-        en = m["en"].text() if "en" in m else None
-        aliases = tuple(m["aliases"].texts()) if "aliases" in m else ()
-        if ident is None or zh is None or en is None:
-            return
-        if ident == CITYWIDE or any(d.id == ident for d in self.districts):
-            m["id"].fail(f"duplicate or reserved district id {ident!r}")
-            return
-        self.districts.append(District(ident, zh, en, aliases))
-        self._note(f"area:{ident}", f)
+        self.districts.append(District(*names, tuple(m.texts("aliases"))))
+        self._note(f"area:{names[0]}", f)
 
     def _group(self, f: Field) -> None:
         m = f.mapping(("id", "zh", "en", "districts"))
         if m is None:
             return
-        ident = m["id"].text(ID, ID_WHAT) if "id" in m else None
-        zh = m["zh"].text() if "zh" in m else None
-        en = m["en"].text() if "en" in m else None
-        members = self._areas(m["districts"]) if "districts" in m else ()
-        if ident is None or zh is None or en is None:
-            return
-        taken = {d.id for d in self.districts} | {g.id for g in self.groups} | {CITYWIDE}
-        if ident in taken:
-            m["id"].fail(f"group id {ident!r} is already a district, group or 'citywide'")
-            return
-        if not members:
+        taken = [CITYWIDE, *(d.id for d in self.districts), *(g.id for g in self.groups)]
+        names = self._names(m, taken, "district or group")
+        members = self._areas(m.get("districts"))
+        if names is not None and not members:
             f.fail("a group needs at least one district")
-            return
-        self.groups.append(AreaGroup(ident, zh, en, members))
+        elif names is not None:
+            self.groups.append(AreaGroup(*names, members))
 
     def _agency(self, f: Field) -> None:
         m = f.mapping(("id", "zh", "en"))
-        if m is None:
-            return
-        ident = m["id"].text(ID, ID_WHAT) if "id" in m else None
-        zh = m["zh"].text() if "zh" in m else None
-        en = m["en"].text() if "en" in m else None
-        if ident is None or zh is None or en is None:
-            return
-        if any(a.id == ident for a in self.agencies):
-            m["id"].fail(f"duplicate agency id {ident!r}")
-            return
-        self.agencies.append(Agency(ident, zh, en))
-        self._note(f"agency:{ident}", f)
+        names = self._names(m, (a.id for a in self.agencies), "agency") if m else None
+        if names is not None:
+            self.agencies.append(Agency(*names))
+            self._note(f"agency:{names[0]}", f)
 
     def _check_aliases(self) -> None:
         """Every name must lead to one area only, or ``resolve_area`` would be ambiguous."""
@@ -332,35 +323,20 @@ class PlanReader:
         if m is None or "assets" not in m:
             return
         districts = {d.id for d in self.districts}
-        for item in m["assets"].sequence() or []:
+        for item in m.sequence("assets"):
             a = item.mapping(("id", "kind", "district", "zh", "en", "source"))
             if a is None:
                 continue
-            values = {
-                key: a[key].text(ID if key in ("id", "district") else None, ID_WHAT)
-                for key in ("id", "district", "zh", "en", "source")
-                if key in a
-            }
-            kind = a["kind"].choice(AssetKind) if "kind" in a else None
-            district = values.get("district")
+            names = self._names(a, (x.id for x in self.assets), "asset")
+            kind = a.choice("kind", AssetKind)
+            district = a.text("district", ID, ID_WHAT)
+            source = a.text("source")
             if district is not None and district not in districts:
                 a["district"].fail(f"unknown district {district!r}")
-                continue
-            if len(values) < 5 or kind is None or None in values.values():
-                continue
-            asset = Asset(
-                values["id"] or "",
-                kind,
-                values["district"] or "",
-                values["zh"] or "",
-                values["en"] or "",
-                values["source"] or "",
-            )
-            if any(x.id == asset.id for x in self.assets):
-                a["id"].fail(f"duplicate asset id {asset.id!r}")
-                continue
-            self.assets.append(asset)
-            self._note(f"asset:{asset.id}", item)
+            elif names and kind and district and source:
+                ident, zh, en = names
+                self.assets.append(Asset(ident, kind, district, zh, en, source))
+                self._note(f"asset:{ident}", item)
 
     # -- rules.yaml ------------------------------------------------------------------------
 
@@ -375,7 +351,7 @@ class PlanReader:
             for hazard in Hazard:
                 if hazards is not None and hazard.value in hazards:
                     self._hazard(hazard, hazards[hazard.value])
-        for item in (m["compound"].sequence() or []) if "compound" in m else []:
+        for item in m.sequence("compound"):
             self._compound(item)
 
     def _hazard(self, hazard: Hazard, f: Field) -> None:
@@ -401,12 +377,10 @@ class PlanReader:
         m = f.mapping(("id", "zh", "en", "when"), ("raise_by", "at_least", "districts"))
         if m is None:
             return
-        ident = m["id"].text(ID, ID_WHAT) if "id" in m else None
-        zh = m["zh"].text() if "zh" in m else None
-        en = m["en"].text() if "en" in m else None
-        raise_by = m["raise_by"].integer(0, len(RESPONSE_LEVELS) - 1) if "raise_by" in m else 0
-        at_least = m["at_least"].choice(ResponseLevel) if "at_least" in m else None
-        districts = self._areas(m["districts"]) if "districts" in m else ()
+        names = self._names(m, (rule.id for rule in self.compound), "compound rule")
+        raise_by = m.integer("raise_by", 0, len(RESPONSE_LEVELS) - 1) if "raise_by" in m else 0
+        at_least = m.choice("at_least", ResponseLevel)
+        districts = self._areas(m.get("districts"))
         when: list[HazardThreshold] = []
         if "when" in m:
             conditions = m["when"].mapping(optional=[h.value for h in Hazard])
@@ -418,18 +392,13 @@ class PlanReader:
             if conditions is not None and len(conditions) < 2:
                 m["when"].fail("a compound rule needs at least two hazards")
                 return
-        if ident is None or zh is None or en is None or raise_by is None or len(when) < 2:
+        if names is None or raise_by is None or len(when) < 2:
             return
         if not raise_by and at_least is None:
             f.fail("a compound rule needs raise_by (1 to 3) or at_least")
             return
-        if any(rule.id == ident for rule in self.compound):
-            m["id"].fail(f"duplicate compound rule id {ident!r}")
-            return
-        self.compound.append(
-            CompoundRule(ident, zh, en, tuple(when), raise_by, at_least, districts)
-        )
-        self._note(f"compound:{ident}", f)
+        self.compound.append(CompoundRule(*names, tuple(when), raise_by, at_least, districts))
+        self._note(f"compound:{names[0]}", f)
 
     # -- escalation.yaml -------------------------------------------------------------------
 
@@ -439,7 +408,7 @@ class PlanReader:
         m = doc.mapping(("policies", "messages")) if doc else None
         if m is None:
             return
-        for name, f in (m["policies"].items() or []) if "policies" in m else []:
+        for name, f in m.items("policies"):
             if ID.fullmatch(name) is None:
                 f.fail(f"policy name {name!r} is not {ID_WHAT}")
                 continue
@@ -465,11 +434,9 @@ class PlanReader:
             m = item.mapping(("after_ack_minutes", "kind", "to"))
             if m is None:
                 continue
-            offset = (
-                m["after_ack_minutes"].integer(0, 7 * 24 * 60) if "after_ack_minutes" in m else None
-            )
-            kind = m["kind"].choice(EscalationKind) if "kind" in m else None
-            to = m["to"].choice(Recipient) if "to" in m else None
+            offset = m.integer("after_ack_minutes", 0, 7 * 24 * 60)
+            kind = m.choice("kind", EscalationKind)
+            to = m.choice("to", Recipient)
             if offset is None or kind is None or to is None:
                 return
             if to not in EXPECTED_RECIPIENTS[kind]:
@@ -501,35 +468,41 @@ class PlanReader:
         """Read ``notices.yaml``: public and passenger notice definitions."""
         doc = self._document(NOTICES_FILE)
         m = doc.mapping(("notices",)) if doc else None
-        if m is None or "notices" not in m:
+        if m is None:
             return
         agencies = {a.id for a in self.agencies}
-        for item in m["notices"].sequence() or []:
+        for item in m.sequence("notices"):
             n = item.mapping(
-                ("id", "agency", "audience", "zh", "en", "level", "hazards", "deadline_minutes"),
-                ("templates",),
+                (
+                    "id",
+                    "agency",
+                    "audience",
+                    "zh",
+                    "en",
+                    "level",
+                    "hazards",
+                    "deadline_minutes",
+                    "templates",
+                )
             )
             if n is None:
                 continue
-            local = n["id"].text(ID, ID_WHAT) if "id" in n else None
-            agency = n["agency"].text(ID, ID_WHAT) if "agency" in n else None
+            local = n.text("id", ID, ID_WHAT)
+            agency = n.text("agency", ID, ID_WHAT)
             if agency is not None and agency not in agencies:
                 n["agency"].fail(f"unknown agency {agency!r}")
                 agency = None
-            audience = n["audience"].choice(Audience) if "audience" in n else None
-            zh = n["zh"].text() if "zh" in n else None
-            en = n["en"].text() if "en" in n else None
-            level = n["level"].choice(ResponseLevel) if "level" in n else None
-            hazards = n["hazards"].choices(Hazard) if "hazards" in n else []
-            deadline = (
-                n["deadline_minutes"].integer(1, 7 * 24 * 60) if "deadline_minutes" in n else None
-            )
+            audience = n.choice("audience", Audience)
+            zh = n.text("zh")
+            en = n.text("en")
+            level = n.choice("level", ResponseLevel)
+            hazards = n.choices("hazards", Hazard)
+            deadline = n.integer("deadline_minutes", 1, 7 * 24 * 60)
             key = f"notice:{agency}.{local}"
-            templates = None
-            if "templates" in n:
-                templates = self._text_by_language(n["templates"], f"{key}:templates", True)
-            else:
-                item.fail("missing required key 'templates'")
+            templates = n.get("templates")
+            texts = None
+            if templates is not None:
+                texts = self._text_by_language(templates, f"{key}:templates", template=True)
             if not hazards and "hazards" in n:
                 n["hazards"].fail("list at least one hazard")
             if (
@@ -540,7 +513,7 @@ class PlanReader:
                 or en is None
                 or level is None
                 or deadline is None
-                or templates is None
+                or texts is None
                 or not hazards
             ):
                 continue
@@ -553,7 +526,7 @@ class PlanReader:
                 level,
                 tuple(hazards),
                 deadline,
-                templates,
+                texts,
             )
             if any(s.id == spec.id for s in self.notices):
                 n["id"].fail(f"duplicate notice id {spec.id!r}")
@@ -612,29 +585,27 @@ class PlanReader:
         )
         if m is None:
             return
-        local = m["id"].text(ID, ID_WHAT) if "id" in m else None
+        local = m.text("id", ID, ID_WHAT)
         action_id = f"{agency}.{local}"
         key = f"action:{action_id}"
-        zh = m["zh"].text() if "zh" in m else None
-        en = m["en"].text() if "en" in m else None
-        hazards = m["hazards"].choices(Hazard) if "hazards" in m else []
+        zh = m.text("zh")
+        en = m.text("en")
+        hazards = m.choices("hazards", Hazard)
         if "hazards" in m and not hazards:
             m["hazards"].fail("list at least one hazard")
-        min_warning = m["min_warning"].choice(Level) if "min_warning" in m else None
-        scope = m["scope"].choice(Scope) if "scope" in m else None
-        asset_kind = m["asset_kind"].choice(AssetKind) if "asset_kind" in m else None
+        min_warning = m.choice("min_warning", Level)
+        scope = m.choice("scope", Scope)
+        asset_kind = m.choice("asset_kind", AssetKind)
         if scope is Scope.ASSET and "asset_kind" not in m:
             f.fail("scope 'asset' needs asset_kind")
             scope = None
         elif scope is not None and scope is not Scope.ASSET and "asset_kind" in m:
             m["asset_kind"].fail("asset_kind is only for scope 'asset'")
             scope = None
-        districts = self._areas(m["districts"]) if "districts" in m else ()
+        districts = self._areas(m.get("districts"))
         if scope is Scope.CITYWIDE and "districts" in m:
             m["districts"].fail("a citywide action cannot be limited to districts")
-        deadline = (
-            m["deadline_minutes"].integer(1, 7 * 24 * 60) if "deadline_minutes" in m else None
-        )
+        deadline = m.integer("deadline_minutes", 1, 7 * 24 * 60)
         ack = (
             m["ack_timeout_minutes"].integer(1, 24 * 60)
             if "ack_timeout_minutes" in m
@@ -652,7 +623,7 @@ class PlanReader:
             else self.default_stand_down
         )
         params: dict[str, str] = {}
-        for name, value_field in (m["params"].items() or []) if "params" in m else []:
+        for name, value_field in m.items("params"):
             if re.fullmatch(r"[a-z_][a-z0-9_]*", name) is None:
                 value_field.fail(f"parameter name {name!r} must be a lowercase identifier")
                 continue

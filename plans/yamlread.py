@@ -68,9 +68,7 @@ class Field:
             path = f"{self.path}.{key}" if self.path else key
         return Field(self.file, node, path, self.problems)
 
-    def mapping(
-        self, required: Iterable[str] = (), optional: Iterable[str] = ()
-    ) -> dict[str, Field] | None:
+    def mapping(self, required: Iterable[str] = (), optional: Iterable[str] = ()) -> Record | None:
         """Read a mapping with string keys; report unknown, duplicate and missing keys.
 
         Args:
@@ -78,7 +76,7 @@ class Field:
             optional: Keys that may be present.
 
         Returns:
-            Key to child field for the known keys present, or ``None`` if not a mapping.
+            The known keys present, or ``None`` if the node is not a mapping.
         """
         if not isinstance(self.node, yaml.MappingNode):
             self.fail(f"expected a mapping, got {_describe(self.node)}")
@@ -106,7 +104,7 @@ class Field:
         for key in required:
             if key not in out:
                 self.fail(f"missing required key {key!r}")
-        return out
+        return Record(out)
 
     def items(self) -> list[tuple[str, Field]] | None:
         """Read a mapping with free string keys (e.g. ids), in file order, without duplicates."""
@@ -219,6 +217,67 @@ class Field:
                 continue
             out.append(value)
         return out
+
+
+@dataclass(frozen=True)
+class Record:
+    """The known keys of a YAML mapping. The typed getters return ``None`` (or an empty list)
+    when the key is absent, and report a problem and return ``None`` when its value is bad."""
+
+    children: dict[str, Field]
+    """Key to child field, in file order."""
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.children
+
+    def __getitem__(self, key: str) -> Field:
+        return self.children[key]
+
+    def __len__(self) -> int:
+        return len(self.children)
+
+    def get(self, key: str) -> Field | None:
+        """Return the child field, or ``None`` when the key is absent."""
+        return self.children.get(key)
+
+    def text(
+        self, key: str, pattern: re.Pattern[str] | None = None, what: str = "a string"
+    ) -> str | None:
+        """Read an optional non-empty string (see ``Field.text``)."""
+        child = self.children.get(key)
+        return None if child is None else child.text(pattern, what)
+
+    def integer(self, key: str, minimum: int = 0, maximum: int = 10**6) -> int | None:
+        """Read an optional integer (see ``Field.integer``)."""
+        child = self.children.get(key)
+        return None if child is None else child.integer(minimum, maximum)
+
+    def choice(self, key: str, enum: type[E]) -> E | None:
+        """Read an optional string-enum value (see ``Field.choice``)."""
+        child = self.children.get(key)
+        return None if child is None else child.choice(enum)
+
+    def texts(
+        self, key: str, pattern: re.Pattern[str] | None = None, what: str = "a string"
+    ) -> list[str]:
+        """Read an optional list of strings (see ``Field.texts``)."""
+        child = self.children.get(key)
+        return [] if child is None else child.texts(pattern, what)
+
+    def choices(self, key: str, enum: type[E]) -> list[E]:
+        """Read an optional list of string-enum values (see ``Field.choices``)."""
+        child = self.children.get(key)
+        return [] if child is None else child.choices(enum)
+
+    def sequence(self, key: str) -> list[Field]:
+        """Read an optional list; empty when absent or not a list (the latter is reported)."""
+        child = self.children.get(key)
+        return [] if child is None else child.sequence() or []
+
+    def items(self, key: str) -> list[tuple[str, Field]]:
+        """Read an optional mapping with free keys (see ``Field.items``)."""
+        child = self.children.get(key)
+        return [] if child is None else child.items() or []
 
 
 def read_document(path: Path, shown: str, problems: list[Problem]) -> Field | None:

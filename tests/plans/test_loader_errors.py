@@ -294,3 +294,19 @@ def test_load_plan_raises_with_locations(copy: Path) -> None:
         load_plan(copy)
     assert re.search(r"actions/grid\.yaml:\d+: error: actions\.IV\[0\]\.scope:", str(caught.value))
     assert caught.value.problems
+
+
+def test_every_broken_template_is_reported(copy: Path) -> None:
+    _edit(
+        copy / "actions" / "linkage.yaml",
+        "{{ level.name }}应急响应。",
+        "{{ level.nmae }}应急响应。",
+    )
+    _edit(copy / "actions" / "media.yaml", "{{ area.name }}融媒体中心", "{{ area.nom }}融媒体中心")
+    _edit(copy / "notices.yaml", "({{ hazard.name }})", "({{ hazard.nam }})")
+    fields = sorted(p.field for p in _errors(copy))
+    assert fields == [
+        "actions.IV[0].instructions.zh",
+        "actions.IV[1].instructions.zh",
+        "notices[0].templates.en",
+    ]
