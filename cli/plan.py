@@ -128,7 +128,7 @@ def _areas(names: list[str], plan: Plan) -> tuple[str, ...]:
     return tuple(found)
 
 
-def parse_warning(text: str, default_areas: tuple[str, ...], plan: Plan) -> ActiveWarning:
+def _parse_warning(text: str, default_areas: tuple[str, ...], plan: Plan) -> ActiveWarning:
     """Parse ``HAZARD=COLOUR[@AREA[,AREA...]]``, e.g. ``typhoon=orange@pudong,jinshan``."""
     hazard_name, sep, rest = text.partition("=")
     colour, _, where = rest.partition("@")
@@ -267,7 +267,7 @@ def explain(
     """Show the response level per area and every task the warnings would dispatch."""
     plan = _load(plan_path)
     default_areas = _areas(area, plan) if area else (CITYWIDE,)
-    warnings = [parse_warning(text, default_areas, plan) for text in warning]
+    warnings = [_parse_warning(text, default_areas, plan) for text in warning]
     response = respond(warnings, plan)
     assessments = assess(warnings, plan)
     shown = set(_areas(only, plan)) if only else None

@@ -13,8 +13,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 CITYWIDE = "citywide"
 """Area id of the whole city; every other area id is a district id such as ``pudong``."""
@@ -405,13 +407,14 @@ class HazardResponse:
 
 
 @dataclass(frozen=True)
-class HazardThreshold:
-    """A condition of a compound rule: ``hazard`` active at ``level`` or above."""
+class HazardLevel:
+    """A hazard and a warning colour: a compound rule's condition (in force at this colour or
+    above), or what is in force in an area."""
 
     hazard: Hazard
-    """The hazard that must be active in the area."""
+    """The hazard."""
     level: Level
-    """The lowest warning colour that satisfies the condition."""
+    """The warning colour."""
 
 
 @dataclass(frozen=True)
@@ -424,7 +427,7 @@ class CompoundRule:
     """Chinese name, e.g. ``三碰头``."""
     en: str
     """English name."""
-    when: tuple[HazardThreshold, ...]
+    when: tuple[HazardLevel, ...]
     """Every condition must hold in the area (at least two)."""
     raise_by: int
     """Raise the area's level by this many steps (0 to 3), capped at level I."""
@@ -543,61 +546,39 @@ class Plan:
         return PlanRef(plan_id=self.plan_id, version=self.version, content_hash=self.content_hash)
 
     def area(self, area_id: str) -> District:
-        """Return the district (or the city) with this id.
-
-        Raises:
-            KeyError: No such area.
-        """
-        if area_id == self.citywide.id:
-            return self.citywide
-        for district in self.districts:
-            if district.id == area_id:
-                return district
-        raise KeyError(area_id)
+        """Return the district (or the city) with this id; ``KeyError`` if unknown."""
+        return self.citywide if area_id == self.citywide.id else _by_id(self.districts, area_id)
 
     def agency(self, agency_id: str) -> Agency:
-        """Return the agency with this id.
-
-        Raises:
-            KeyError: No such agency.
-        """
-        for agency in self.agencies:
-            if agency.id == agency_id:
-                return agency
-        raise KeyError(agency_id)
+        """Return the agency with this id; ``KeyError`` if unknown."""
+        return _by_id(self.agencies, agency_id)
 
     def asset(self, asset_id: str) -> Asset:
-        """Return the asset with this id.
-
-        Raises:
-            KeyError: No such asset.
-        """
-        for asset in self.assets:
-            if asset.id == asset_id:
-                return asset
-        raise KeyError(asset_id)
+        """Return the asset with this id; ``KeyError`` if unknown."""
+        return _by_id(self.assets, asset_id)
 
     def action(self, action_id: str) -> Action:
-        """Return the action with this id.
-
-        Raises:
-            KeyError: No such action.
-        """
-        for action in self.actions:
-            if action.id == action_id:
-                return action
-        raise KeyError(action_id)
+        """Return the action with this id; ``KeyError`` if unknown."""
+        return _by_id(self.actions, action_id)
 
     def notice_spec(self, spec_id: str) -> NoticeSpec:
-        """Return the notice definition with this id.
+        """Return the notice definition with this id; ``KeyError`` if unknown."""
+        return _by_id(self.notices, spec_id)
 
-        Raises:
-            KeyError: No such notice definition.
-        """
-        for spec in self.notices:
-            if spec.id == spec_id:
-                return spec
-        raise KeyError(spec_id)
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=_HasId)
+
+
+def _by_id(items: Iterable[_T], ident: str) -> _T:
+    for item in items:
+        if item.id == ident:
+            return item
+    raise KeyError(ident)
 
 
 def compute_content_hash(plan: Plan) -> str:

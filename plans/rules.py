@@ -32,6 +32,7 @@ from plans.model import (
     CompoundRule,
     Diff,
     Hazard,
+    HazardLevel,
     Level,
     LevelChange,
     Notice,
@@ -43,16 +44,6 @@ from plans.model import (
     Task,
     raise_level,
 )
-
-
-@dataclass(frozen=True)
-class HazardLevel:
-    """A hazard and the highest warning colour in force for it in one area."""
-
-    hazard: Hazard
-    """The hazard."""
-    level: Level
-    """Highest colour in force for it in the area."""
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from plans.model import (
     EscalationKind,
     EscalationStep,
     Hazard,
+    HazardLevel,
     HazardResponse,
-    HazardThreshold,
     Level,
     NoticeSpec,
     Plan,
@@ -381,14 +381,14 @@ class PlanReader:
         raise_by = m.integer("raise_by", 0, len(RESPONSE_LEVELS) - 1) if "raise_by" in m else 0
         at_least = m.choice("at_least", ResponseLevel)
         districts = self._areas(m.get("districts"))
-        when: list[HazardThreshold] = []
+        when: list[HazardLevel] = []
         if "when" in m:
             conditions = m["when"].mapping(optional=[h.value for h in Hazard])
             for hazard in Hazard:
                 if conditions is not None and hazard.value in conditions:
                     level = conditions[hazard.value].choice(Level)
                     if level is not None:
-                        when.append(HazardThreshold(hazard, level))
+                        when.append(HazardLevel(hazard, level))
             if conditions is not None and len(conditions) < 2:
                 m["when"].fail("a compound rule needs at least two hazards")
                 return

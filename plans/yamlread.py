@@ -68,6 +68,27 @@ class Field:
             path = f"{self.path}.{key}" if self.path else key
         return Field(self.file, node, path, self.problems)
 
+    def _entries(self) -> list[tuple[str, Field, Field]] | None:
+        """Walk a mapping: (key, key field, value field), reporting bad and duplicate keys."""
+        if not isinstance(self.node, yaml.MappingNode):
+            self.fail(f"expected a mapping, got {_describe(self.node)}")
+            return None
+        out: list[tuple[str, Field, Field]] = []
+        for key_node, value_node in self.node.value:
+            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == _STR):
+                Field(self.file, key_node, self.path, self.problems).fail(
+                    f"keys must be plain strings, got {_describe(key_node)}"
+                )
+                continue
+            key = str(key_node.value)
+            child = self._child(value_node, key)
+            key_field = Field(self.file, key_node, child.path, self.problems)
+            if any(key == seen for seen, _, _ in out):
+                key_field.fail("duplicate key")
+                continue
+            out.append((key, key_field, child))
+        return out
+
     def mapping(self, required: Iterable[str] = (), optional: Iterable[str] = ()) -> Record | None:
         """Read a mapping with string keys; report unknown, duplicate and missing keys.
 
@@ -78,29 +99,18 @@ class Field:
         Returns:
             The known keys present, or ``None`` if the node is not a mapping.
         """
-        if not isinstance(self.node, yaml.MappingNode):
-            self.fail(f"expected a mapping, got {_describe(self.node)}")
+        entries = self._entries()
+        if entries is None:
             return None
         required = tuple(required)
         allowed = set(required) | set(optional)
         out: dict[str, Field] = {}
-        for key_node, value_node in self.node.value:
-            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == _STR):
-                Field(self.file, key_node, self.path, self.problems).fail(
-                    f"keys must be plain strings, got {_describe(key_node)}"
-                )
-                continue
-            key = str(key_node.value)
-            child = self._child(value_node, key)
-            if key in out:
-                Field(self.file, key_node, child.path, self.problems).fail("duplicate key")
-            elif key not in allowed:
-                known = ", ".join(sorted(allowed)) or "none"
-                Field(self.file, key_node, child.path, self.problems).fail(
-                    f"unknown key {key!r} (allowed: {known})"
-                )
-            else:
+        for key, key_field, child in entries:
+            if key in allowed:
                 out[key] = child
+            else:
+                known = ", ".join(sorted(allowed)) or "none"
+                key_field.fail(f"unknown key {key!r} (allowed: {known})")
         for key in required:
             if key not in out:
                 self.fail(f"missing required key {key!r}")
@@ -108,25 +118,8 @@ class Field:
 
     def items(self) -> list[tuple[str, Field]] | None:
         """Read a mapping with free string keys (e.g. ids), in file order, without duplicates."""
-        if not isinstance(self.node, yaml.MappingNode):
-            self.fail(f"expected a mapping, got {_describe(self.node)}")
-            return None
-        out: list[tuple[str, Field]] = []
-        seen: set[str] = set()
-        for key_node, value_node in self.node.value:
-            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == _STR):
-                Field(self.file, key_node, self.path, self.problems).fail(
-                    f"keys must be plain strings, got {_describe(key_node)}"
-                )
-                continue
-            key = str(key_node.value)
-            child = self._child(value_node, key)
-            if key in seen:
-                Field(self.file, key_node, child.path, self.problems).fail("duplicate key")
-                continue
-            seen.add(key)
-            out.append((key, child))
-        return out
+        entries = self._entries()
+        return None if entries is None else [(key, child) for key, _, child in entries]
 
     def sequence(self) -> list[Field] | None:
         """Read a list; return its items as fields, or ``None`` if not a list."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from cli.plan import app
 from plans.loader import DEFAULT_PLAN_PATH
+from tests.plans.helpers import edit
 
 runner = CliRunner()
 
@@ -20,11 +20,9 @@ def test_check_bundled_plan_ok() -> None:
     assert "ok plan shanghai" in result.output
 
 
-def test_check_broken_plan_exits_1_with_location(tmp_path: Path) -> None:
-    target = tmp_path / "plan"
-    shutil.copytree(DEFAULT_PLAN_PATH, target)
-    path = target / "actions" / "grid.yaml"
-    path.write_text(path.read_text().replace("scope: district", "scope: nowhere", 1))
+def test_check_broken_plan_exits_1_with_location(copy: Path) -> None:
+    target = copy
+    edit(target / "actions" / "grid.yaml", "scope: district", "scope: nowhere")
     result = runner.invoke(app, ["check", str(target)])
     assert result.exit_code == 1
     assert "grid.yaml:" in result.output and "actions.IV[0].scope" in result.output
@@ -91,11 +89,9 @@ def test_explain_invalid_plan_exits_1(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "invalid" in result.output
 
 
-def test_diff(tmp_path: Path) -> None:
-    target = tmp_path / "plan"
-    shutil.copytree(DEFAULT_PLAN_PATH, target)
-    path = target / "actions" / "media.yaml"
-    path.write_text(path.read_text().replace("deadline_minutes: 60", "deadline_minutes: 45", 1))
+def test_diff(copy: Path) -> None:
+    target = copy
+    edit(target / "actions" / "media.yaml", "deadline_minutes: 60", "deadline_minutes: 45")
     same = runner.invoke(app, ["diff", str(DEFAULT_PLAN_PATH), str(DEFAULT_PLAN_PATH)])
     assert same.exit_code == 0 and "same content" in same.output
     result = runner.invoke(app, ["diff", str(DEFAULT_PLAN_PATH), str(target)])

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from plans.errors import PlanError, Problem, Severity
+from plans.errors import PlanError
 from plans.loader import DEFAULT_PLAN_PATH, check_plan, load_plan
 from plans.model import Hazard, Plan, compute_content_hash
+from tests.plans.helpers import edit
 
 
 def test_bundled_plan_has_no_problems() -> None:
@@ -43,28 +43,10 @@ def test_loading_is_deterministic(plan: Plan) -> None:
     assert load_plan(DEFAULT_PLAN_PATH) == plan
 
 
-@pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    """A writable copy of the bundled plan."""
-    target = tmp_path / "plan"
-    shutil.copytree(DEFAULT_PLAN_PATH, target)
-    return target
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def _errors(path: Path) -> list[Problem]:
-    return [p for p in check_plan(path) if p.severity is Severity.ERROR]
-
-
 def test_content_hash_ignores_comments_but_not_content(copy: Path, plan: Plan) -> None:
-    _edit(copy / "rules.yaml", "# How warnings", "# A new comment.\n# How warnings")
+    edit(copy / "rules.yaml", "# How warnings", "# A new comment.\n# How warnings")
     assert load_plan(copy).content_hash == plan.content_hash
-    _edit(copy / "actions" / "drainage.yaml", "deadline_minutes: 120", "deadline_minutes: 110")
+    edit(copy / "actions" / "drainage.yaml", "deadline_minutes: 120", "deadline_minutes: 110")
     assert load_plan(copy).content_hash != plan.content_hash
 
 

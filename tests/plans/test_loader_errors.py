@@ -5,27 +5,13 @@ says where: file, line and field."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from plans.errors import PlanError, Problem, Severity
-from plans.loader import DEFAULT_PLAN_PATH, check_plan, load_plan
-
-
-@pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    """A writable copy of the bundled plan."""
-    target = tmp_path / "plan"
-    shutil.copytree(DEFAULT_PLAN_PATH, target)
-    return target
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+from plans.loader import check_plan, load_plan
+from tests.plans.helpers import edit
 
 
 def _line_of(path: Path, needle: str) -> int:
@@ -47,7 +33,7 @@ def _only_error(path: Path) -> Problem:
 
 def test_yaml_syntax_error_names_file_and_line(copy: Path) -> None:
     target = copy / "actions" / "drainage.yaml"
-    _edit(target, "      scope: district\n", "      scope: [district\n")
+    edit(target, "      scope: district\n", "      scope: [district\n")
     problem = _only_error(copy)
     assert problem.file.endswith("actions/drainage.yaml")
     assert problem.line >= _line_of(target, "scope: [district")
@@ -56,7 +42,7 @@ def test_yaml_syntax_error_names_file_and_line(copy: Path) -> None:
 
 def test_unknown_key_names_file_line_and_field(copy: Path) -> None:
     target = copy / "actions" / "sanitation.yaml"
-    _edit(target, "      deadline_minutes: 60\n", "      deadline_minutes: 60\n      deadlne: 5\n")
+    edit(target, "      deadline_minutes: 60\n", "      deadline_minutes: 60\n      deadlne: 5\n")
     problem = _only_error(copy)
     assert problem.file.endswith("actions/sanitation.yaml")
     assert problem.line == _line_of(target, "deadlne: 5")
@@ -67,7 +53,7 @@ def test_unknown_key_names_file_line_and_field(copy: Path) -> None:
 
 def test_bad_type_is_reported(copy: Path) -> None:
     target = copy / "actions" / "housing.yaml"
-    _edit(target, "deadline_minutes: 240", "deadline_minutes: soon")
+    edit(target, "deadline_minutes: 240", "deadline_minutes: soon")
     problem = _only_error(copy)
     assert problem.field == "actions.IV[0].deadline_minutes"
     assert problem.line == _line_of(target, "deadline_minutes: soon")
@@ -75,26 +61,26 @@ def test_bad_type_is_reported(copy: Path) -> None:
 
 
 def test_number_where_text_expected_says_quote_it(copy: Path) -> None:
-    _edit(copy / "plan.yaml", 'version: "2025.1"', "version: 2025.1")
+    edit(copy / "plan.yaml", 'version: "2025.1"', "version: 2025.1")
     problem = _only_error(copy)
     assert problem.field == "version"
     assert "quote it" in problem.message
 
 
 def test_bad_enum_value_lists_the_allowed_ones(copy: Path) -> None:
-    _edit(copy / "actions" / "grid.yaml", "scope: district", "scope: everywhere")
+    edit(copy / "actions" / "grid.yaml", "scope: district", "scope: everywhere")
     problem = _only_error(copy)
     assert problem.field == "actions.IV[0].scope"
     assert "'everywhere' is not one of: citywide, district, asset" in problem.message
 
 
 def test_duplicate_key_is_an_error(copy: Path) -> None:
-    _edit(copy / "plan.yaml", "plan_id: shanghai\n", "plan_id: shanghai\nplan_id: other\n")
+    edit(copy / "plan.yaml", "plan_id: shanghai\n", "plan_id: shanghai\nplan_id: other\n")
     assert "duplicate key" in _only_error(copy).message
 
 
 def test_missing_required_key(copy: Path) -> None:
-    _edit(copy / "actions" / "media.yaml", "      deadline_minutes: 60\n", "")
+    edit(copy / "actions" / "media.yaml", "      deadline_minutes: 60\n", "")
     problem = _only_error(copy)
     assert problem.field == "actions.IV[1]"
     assert "missing required key 'deadline_minutes'" in problem.message
@@ -102,8 +88,8 @@ def test_missing_required_key(copy: Path) -> None:
 
 def test_unknown_agency_and_area(copy: Path) -> None:
     (copy / "actions" / "police.yaml").write_text("agency: police\nactions: {}\n", encoding="utf-8")
-    _edit(copy / "assets.yaml", "district: huangpu,", "district: luwan,")
-    _edit(copy / "actions" / "water.yaml", "districts: [riverside]", "districts: [atlantis]")
+    edit(copy / "assets.yaml", "district: huangpu,", "district: luwan,")
+    edit(copy / "actions" / "water.yaml", "districts: [riverside]", "districts: [atlantis]")
     messages = {p.message for p in _errors(copy)}
     assert "unknown agency 'police' (not in catalogue.yaml)" in messages
     assert "unknown district 'luwan'" in messages
@@ -123,13 +109,13 @@ def test_missing_language_and_missing_template(copy: Path) -> None:
 
 
 def test_unknown_language_is_an_error(copy: Path) -> None:
-    _edit(copy / "notices.yaml", "    templates:\n", "    templates:\n      fr: Bonjour\n")
+    edit(copy / "notices.yaml", "    templates:\n", "    templates:\n      fr: Bonjour\n")
     assert "unknown key 'fr'" in _only_error(copy).message
 
 
 def test_template_syntax_error(copy: Path) -> None:
     target = copy / "actions" / "linkage.yaml"
-    _edit(target, "{{ level.name }}应急响应。", "{{ level.name 应急响应。")
+    edit(target, "{{ level.name }}应急响应。", "{{ level.name 应急响应。")
     problem = _only_error(copy)
     assert problem.field == "actions.IV[0].instructions.zh"
     assert "template syntax error" in problem.message
@@ -137,7 +123,7 @@ def test_template_syntax_error(copy: Path) -> None:
 
 def test_template_that_fails_with_sample_data(copy: Path) -> None:
     target = copy / "actions" / "linkage.yaml"
-    _edit(target, "{{ level.name }}应急响应。", "{{ level.nmae }}应急响应。")
+    edit(target, "{{ level.name }}应急响应。", "{{ level.nmae }}应急响应。")
     problem = _only_error(copy)
     assert problem.file.endswith("actions/linkage.yaml")
     assert problem.field == "actions.IV[0].instructions.zh"
@@ -146,7 +132,7 @@ def test_template_that_fails_with_sample_data(copy: Path) -> None:
 
 
 def test_unsafe_template_is_rejected(copy: Path) -> None:
-    _edit(
+    edit(
         copy / "escalation.yaml",
         "【提醒单】{{ recipient.name }}",
         "【提醒单】{{ recipient.__class__.__mro__ }}",
@@ -180,7 +166,7 @@ def _drop_flood(hazards: str) -> str:
 
 
 def test_escalation_gap(copy: Path) -> None:
-    _edit(
+    edit(
         copy / "escalation.yaml",
         "    - {after_ack_minutes: 15, kind: supervision, to: district_hq}\n",
         "",
@@ -190,7 +176,7 @@ def test_escalation_gap(copy: Path) -> None:
 
 
 def test_escalation_must_start_at_the_ack_timeout(copy: Path) -> None:
-    _edit(
+    edit(
         copy / "escalation.yaml",
         "  district:\n    - {after_ack_minutes: 0,",
         "  district:\n    - {after_ack_minutes: 5,",
@@ -200,12 +186,12 @@ def test_escalation_must_start_at_the_ack_timeout(copy: Path) -> None:
 
 def test_escalation_order_targets_and_times(copy: Path) -> None:
     target = copy / "escalation.yaml"
-    _edit(
+    edit(
         target,
         "{after_ack_minutes: 45, kind: warning, to: city_hq}",
         "{after_ack_minutes: 45, kind: warning, to: agency}",
     )
-    _edit(
+    edit(
         target,
         "{after_ack_minutes: 15, kind: supervision, to: city_hq}",
         "{after_ack_minutes: 0, kind: supervision, to: city_hq}",
@@ -217,24 +203,24 @@ def test_escalation_order_targets_and_times(copy: Path) -> None:
 
 def test_citywide_action_cannot_escalate_to_a_district_hq(copy: Path) -> None:
     target = copy / "actions" / "media.yaml"
-    _edit(target, "escalation: urgent-city", "escalation: urgent-district")
+    edit(target, "escalation: urgent-city", "escalation: urgent-district")
     problem = _only_error(copy)
     assert problem.line == _line_of(target, "escalation: urgent-district")
     assert "citywide" in problem.message
 
 
 def test_unknown_escalation_policy(copy: Path) -> None:
-    _edit(copy / "actions" / "media.yaml", "escalation: urgent-city", "escalation: panic")
+    edit(copy / "actions" / "media.yaml", "escalation: urgent-city", "escalation: panic")
     assert "unknown escalation policy 'panic'" in _only_error(copy).message
 
 
 def test_ack_timeout_must_be_shorter_than_the_deadline(copy: Path) -> None:
-    _edit(copy / "actions" / "media.yaml", "ack_timeout_minutes: 5", "ack_timeout_minutes: 30")
+    edit(copy / "actions" / "media.yaml", "ack_timeout_minutes: 5", "ack_timeout_minutes: 30")
     assert "must be shorter than the deadline" in _only_error(copy).message
 
 
 def test_late_escalation_is_a_warning_not_an_error(copy: Path) -> None:
-    _edit(copy / "actions" / "media.yaml", "escalation: urgent-city", "escalation: city")
+    edit(copy / "actions" / "media.yaml", "escalation: urgent-city", "escalation: city")
     problems = check_plan(copy)
     assert [p.severity for p in problems] == [Severity.WARNING]
     assert "past the 30 min deadline" in problems[0].message
@@ -242,7 +228,7 @@ def test_late_escalation_is_a_warning_not_an_error(copy: Path) -> None:
 
 
 def test_colours_must_not_lower_the_level(copy: Path) -> None:
-    _edit(
+    edit(
         copy / "rules.yaml",
         "tide:      {blue: IV, yellow: III, orange: II, red: I}",
         "tide: {blue: IV, yellow: III, orange: II, red: IV}",
@@ -252,20 +238,20 @@ def test_colours_must_not_lower_the_level(copy: Path) -> None:
 
 def test_compound_rule_needs_an_effect_and_two_hazards(copy: Path) -> None:
     target = copy / "rules.yaml"
-    _edit(target, "    raise_by: 1\n", "")
-    _edit(target, "when: {wind: orange, tide: yellow}", "when: {wind: orange}")
+    edit(target, "    raise_by: 1\n", "")
+    edit(target, "when: {wind: orange, tide: yellow}", "when: {wind: orange}")
     messages = {p.message for p in _errors(copy)}
     assert "a compound rule needs raise_by (1 to 3) or at_least" in messages
     assert "a compound rule needs at least two hazards" in messages
 
 
 def test_ambiguous_alias_is_an_error(copy: Path) -> None:
-    _edit(copy / "catalogue.yaml", "aliases: [徐汇, Xuhui]", "aliases: [徐汇, Xuhui, 黄浦]")
+    edit(copy / "catalogue.yaml", "aliases: [徐汇, Xuhui]", "aliases: [徐汇, Xuhui, 黄浦]")
     assert "is also a name of 'huangpu'" in _only_error(copy).message
 
 
 def test_duplicate_ids(copy: Path) -> None:
-    _edit(copy / "assets.yaml", "{id: ps-huangpu-2,", "{id: ps-huangpu-1,")
+    edit(copy / "assets.yaml", "{id: ps-huangpu-2,", "{id: ps-huangpu-1,")
     assert "duplicate asset id 'ps-huangpu-1'" in _only_error(copy).message
 
 
@@ -278,7 +264,7 @@ def test_empty_and_missing_files(copy: Path) -> None:
 
 
 def test_agency_without_actions_is_a_warning(copy: Path) -> None:
-    _edit(
+    edit(
         copy / "catalogue.yaml",
         "agencies:\n",
         "agencies:\n  - {id: police, zh: 公安, en: Police}\n",
@@ -289,7 +275,7 @@ def test_agency_without_actions_is_a_warning(copy: Path) -> None:
 
 
 def test_load_plan_raises_with_locations(copy: Path) -> None:
-    _edit(copy / "actions" / "grid.yaml", "scope: district", "scope: everywhere")
+    edit(copy / "actions" / "grid.yaml", "scope: district", "scope: everywhere")
     with pytest.raises(PlanError) as caught:
         load_plan(copy)
     assert re.search(r"actions/grid\.yaml:\d+: error: actions\.IV\[0\]\.scope:", str(caught.value))
@@ -297,13 +283,13 @@ def test_load_plan_raises_with_locations(copy: Path) -> None:
 
 
 def test_every_broken_template_is_reported(copy: Path) -> None:
-    _edit(
+    edit(
         copy / "actions" / "linkage.yaml",
         "{{ level.name }}应急响应。",
         "{{ level.nmae }}应急响应。",
     )
-    _edit(copy / "actions" / "media.yaml", "{{ area.name }}融媒体中心", "{{ area.nom }}融媒体中心")
-    _edit(copy / "notices.yaml", "({{ hazard.name }})", "({{ hazard.nam }})")
+    edit(copy / "actions" / "media.yaml", "{{ area.name }}融媒体中心", "{{ area.nom }}融媒体中心")
+    edit(copy / "notices.yaml", "({{ hazard.name }})", "({{ hazard.nam }})")
     fields = sorted(p.field for p in _errors(copy))
     assert fields == [
         "actions.IV[0].instructions.zh",
