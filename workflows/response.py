@@ -262,9 +262,14 @@ class ResponseWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
         )
-        for task in open_tasks:
-            handle = workflow.get_external_workflow_handle(f"task:{self._s.tasks[task.id].task_id}")
-            await handle.signal(TaskWorkflow.stand_down)
+        await asyncio.gather(
+            *(
+                workflow.get_external_workflow_handle(
+                    f"task:{self._s.tasks[task.id].task_id}"
+                ).signal(TaskWorkflow.stand_down)
+                for task in open_tasks
+            )
+        )
 
     async def _publish_notices(self, notices: tuple[Notice, ...]) -> None:
         inp = self._inputs()

@@ -1,0 +1,193 @@
+"""ResponseWorkflow on the time-skipping server with the real plan and fake activities."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from alerts.model import Alert, Kind, Status
+from plans.loader import load_plan
+from plans.model import ActiveWarning, Hazard, Level, Plan, StandDown
+from plans.rules import respond
+from tests.workflows.fakes import Calls, fake_activities
+from workflows.response import ResponseWorkflow
+from workflows.task import TaskWorkflow
+from workflows.types import AgencyEvent, ResponseInput, ResponseStatus, ResponseSummary
+
+PLAN = load_plan()
+
+
+def alert(
+    alert_id: str,
+    sent: datetime,
+    level: Level,
+    kind: Kind = Kind.ALERT,
+    references: tuple[str, ...] = (),
+    areas: tuple[str, ...] = ("pudong",),
+) -> Alert:
+    return Alert(
+        id=alert_id,
+        sender="test",
+        sent=sent,
+        status=Status.ACTUAL,
+        kind=kind,
+        references=references,
+        hazard=Hazard.RAINSTORM,
+        level=level,
+        areas=areas,
+    )
+
+
+def expected_ids(plan: Plan, level: Level) -> list[str]:
+    warning = ActiveWarning(Hazard.RAINSTORM, level, ("pudong",))
+    return [t.id for t in respond([warning], plan).tasks]
+
+
+class Harness:
+    """A response workflow on a fresh task queue with recording fakes."""
+
+    def __init__(self, env: WorkflowEnvironment, calls: Calls, worker: Worker) -> None:
+        self.env = env
+        self.calls = calls
+        self.worker = worker
+        self.handle: WorkflowHandle[ResponseWorkflow, ResponseSummary] | None = None
+
+    async def send(self, message: Alert) -> None:
+        """Signal-with-start, as intake does."""
+        self.handle = await self.env.client.start_workflow(
+            ResponseWorkflow.run,
+            ResponseInput(region="test", plan=PLAN),
+            id=f"response-test-{self.worker.task_queue}",
+            task_queue=self.worker.task_queue,
+            start_signal="receive_alert",
+            start_signal_args=[message],
+        )
+
+    async def status(self) -> ResponseStatus:
+        assert self.handle is not None
+        return await self.handle.query(ResponseWorkflow.status)
+
+    async def until(self, check: Callable[[ResponseStatus], bool]) -> ResponseStatus:
+        for _ in range(200):
+            status = await self.status()
+            if check(status):
+                return status
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"condition never held; last status {status}")
+
+    async def terminate(self) -> None:
+        """Leave nothing running: the test server's clock is shared by every test."""
+        if self.handle is None:
+            return
+        status = await self.status()
+        for workflow_id in [f"task:{v.task_id}" for v in status.tasks] + [self.handle.id]:
+            with contextlib.suppress(RPCError):
+                await self.env.client.get_workflow_handle(workflow_id).terminate("test over")
+
+    def published(self) -> list[str]:
+        return [t.id for call in self.calls.of("publish_tasks") for t in call.tasks]
+
+    def stood_down(self) -> list[str]:
+        return [t.id for call in self.calls.of("publish_stand_down") for t in call.tasks]
+
+
+@pytest.fixture
+async def harness(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    calls = Calls()
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=f"tq-{uuid.uuid4()}",
+        workflows=[ResponseWorkflow, TaskWorkflow],
+        activities=fake_activities(calls),
+    ) as worker:
+        harness = Harness(time_skipping_env, calls, worker)
+        yield harness
+        await harness.terminate()
+
+
+async def test_a_warning_dispatches_every_task_the_plan_requires(harness: Harness) -> None:
+    now = await harness.env.get_current_time()
+    await harness.send(alert("a1", now, Level.BLUE))
+    want = expected_ids(PLAN, Level.BLUE)
+    status = await harness.until(lambda s: len(s.tasks) == len(want))
+    assert status.levels == {"pudong": "IV"}
+    assert status.active_warnings == ["a1"]
+    assert sorted(harness.published()) == want
+    recorded = [t.id for call in harness.calls.of("record_tasks") for t in call.tasks]
+    assert sorted(recorded) == want
+    assert {v.state for v in status.tasks} == {"dispatched"}
+
+
+async def test_duplicates_take_effect_once_and_upgrades_only_add(harness: Harness) -> None:
+    now = await harness.env.get_current_time()
+    await harness.send(alert("a1", now, Level.BLUE))
+    await harness.send(alert("a1", now, Level.BLUE))
+    blue = expected_ids(PLAN, Level.BLUE)
+    await harness.until(lambda s: len(s.tasks) == len(blue))
+    later = now + timedelta(minutes=30)
+    await harness.send(alert("a2", later, Level.ORANGE, Kind.UPDATE, ("a1",)))
+    orange = expected_ids(PLAN, Level.ORANGE)
+    status = await harness.until(lambda s: s.levels == {"pudong": "II"})
+    await harness.until(lambda s: len(s.tasks) == len(set(blue) | set(orange)))
+    assert sorted(harness.published()) == sorted(set(blue) | set(orange))
+    assert len(harness.published()) == len(set(harness.published()))
+    assert harness.stood_down() == []
+    decisions = [w.decision for w in harness.calls.of("record_warning")]
+    assert decisions == ["apply", "duplicate", "apply"]
+    assert status.active_warnings == ["a2"]  # the update is the message now in force
+
+
+async def test_cancel_stands_down_and_the_response_completes(harness: Harness) -> None:
+    now = await harness.env.get_current_time()
+    await harness.send(alert("a1", now, Level.BLUE))
+    blue = expected_ids(PLAN, Level.BLUE)
+    await harness.until(lambda s: len(s.tasks) == len(blue))
+    await harness.send(alert("c1", now + timedelta(minutes=5), Level.BLUE, Kind.CANCEL, ("a1",)))
+    status = await harness.until(lambda s: s.levels == {} and not s.active_warnings)
+    keep = [t.id for t in respond([], PLAN).tasks]
+    tasks = {t.id: t for t in load_tasks(Level.BLUE)}
+    to_stand_down = sorted(i for i in blue if tasks[i].on_stand_down is StandDown.STAND_DOWN)
+    assert sorted(harness.stood_down()) == to_stand_down
+    assert keep == []
+    # Tasks the plan keeps until done must be finished by their agencies.
+    status = await harness.until(
+        lambda s: (
+            all(v.state in ("stood_down", "dispatched") for v in s.tasks)
+            and sum(v.state == "stood_down" for v in s.tasks) == len(to_stand_down)
+        )
+    )
+    for view in status.tasks:
+        if view.state == "dispatched":
+            task_handle = harness.env.client.get_workflow_handle(f"task:{view.task_id}")
+            await task_handle.signal(TaskWorkflow.agency_event, AgencyEvent("complete"))
+    assert harness.handle is not None
+    summary = await harness.handle.result()
+    assert summary.tasks == len(blue)
+    assert summary.warnings_received == 2
+    assert sum(summary.states.values()) == len(blue)
+
+
+async def test_unacknowledged_tasks_escalate_on_the_plan_timers(harness: Harness) -> None:
+    now = await harness.env.get_current_time()
+    await harness.send(alert("a1", now, Level.BLUE))
+    blue = load_tasks(Level.BLUE)
+    await harness.until(lambda s: len(s.tasks) == len(blue))
+    longest = max(step.after_minutes for task in blue for step in task.escalation)
+    await harness.env.sleep(timedelta(minutes=longest + 1))
+    fired = harness.calls.of("publish_escalation")
+    assert len(fired) == sum(len(task.escalation) for task in blue)
+    status = await harness.status()
+    assert {v.state for v in status.tasks} == {"escalated"}
+
+
+def load_tasks(level: Level) -> list:  # type: ignore[type-arg]
+    return list(respond([ActiveWarning(Hazard.RAINSTORM, level, ("pudong",))], PLAN).tasks)
