@@ -36,15 +36,27 @@ def response_workflow_id(region: str, drill: bool) -> str:
     return f"{'drill' if drill else 'response'}-{region}"
 
 
-async def submit(client: Client, task_queue: str, region: str, plan: Plan, alert: Alert) -> Routed:
-    """Deliver ``alert`` to its response workflow, starting the workflow if none is running."""
+async def submit(
+    client: Client,
+    task_queue: str,
+    region: str,
+    plan: Plan,
+    alert: Alert,
+    *,
+    time_scale: float = 1.0,
+) -> Routed:
+    """Deliver ``alert`` to its response workflow, starting the workflow if none is running.
+
+    ``time_scale`` only matters when this starts the workflow: a drill replaying a storm N
+    times faster than real time divides every plan timer by N.
+    """
     if alert.route is Route.IGNORED:
         return Routed(alert.route, None)
     drill = alert.route is Route.DRILL
     workflow_id = response_workflow_id(region, drill)
     await client.start_workflow(
         ResponseWorkflow.run,
-        ResponseInput(region=region, plan=plan, drill=drill),
+        ResponseInput(region=region, plan=plan, drill=drill, time_scale=time_scale),
         id=workflow_id,
         task_queue=task_queue,
         start_signal="receive_alert",

@@ -37,7 +37,12 @@ def standard_topics(settings: Settings, agencies: Sequence[str]) -> dict[str, in
     names: dict[str, int] = {"alerts": parts, "alerts.dlq": DLQ_PARTITIONS}
     for agency in agencies:
         names[f"tasks.{agency}"] = parts
-    names |= {"tasks.events": parts, "escalations": parts, "notices": parts}
+    names |= {
+        "tasks.events": parts,
+        "tasks.events.dlq": DLQ_PARTITIONS,
+        "escalations": parts,
+        "notices": parts,
+    }
     topics: dict[str, int] = {}
     for drill in (False, True):
         for name, count in names.items():
