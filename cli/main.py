@@ -7,6 +7,7 @@ import sys
 import typer
 
 from cli import agency, alert, db, ops, plan
+from cli.exit import exit_now
 from config.errors import ConfigError
 
 app = typer.Typer(
@@ -23,11 +24,15 @@ ops.register(app)
 
 def main() -> None:
     """Console-script entry point: configuration problems are one line, never a traceback."""
+    code: int | str | None = 0
     try:
         app()
+    except SystemExit as exc:
+        code = exc.code
     except ConfigError as exc:
         sys.stderr.write(f"tidegate: {exc}\n")
-        sys.exit(2)
+        code = 2
+    exit_now(code)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ message and exit status 1, never a traceback; ``--json`` prints exactly one JSON
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sys
@@ -19,7 +20,11 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
+from alerts.route import response_workflow_id
+from config.settings import load_settings
 from plans.catalogue import parse_hazard, parse_level, resolve_areas
 from plans.compare import PlanComparison, compare_plans
 from plans.errors import PlanError, Severity
@@ -27,6 +32,8 @@ from plans.loader import DEFAULT_PLAN_PATH, load_plan, read_plan
 from plans.model import CITYWIDE, ActiveWarning, Plan, Task
 from plans.render import render_notice, render_task
 from plans.rules import Assessment, assess, respond
+from worker import connect_temporal
+from workflows.response import ResponseWorkflow
 
 app = typer.Typer(
     help="Check, explain and compare flood and typhoon response plans.",
@@ -343,3 +350,34 @@ def diff_plans(
         _emit(asdict(result) | {"is_empty": result.is_empty})
         return
     _print_comparison(result)
+
+
+# --- apply ------------------------------------------------------------------------------------
+
+
+@app.command()
+def apply(
+    path: Annotated[
+        Path | None, typer.Argument(help="Plan directory (default: configured).")
+    ] = None,
+    drill: Annotated[bool, typer.Option(help="Apply to the region's drill response.")] = False,
+) -> None:
+    """Switch the running response to a new plan version (an explicit, validated update).
+
+    A response pins the plan it started with; edits to the YAML change nothing until applied
+    here. The workflow refuses another plan id, or the version it already runs.
+    """
+    settings = load_settings()
+    plan = _load(path or settings.plan_path)
+
+    async def go() -> str:
+        client = await connect_temporal(settings)
+        handle = client.get_workflow_handle(response_workflow_id(settings.region, drill))
+        return await handle.execute_update(ResponseWorkflow.apply_plan, plan)
+
+    try:
+        version = asyncio.run(go())
+    except (WorkflowUpdateFailedError, RPCError) as exc:
+        cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else exc
+        _fail(f"plan not applied: {cause}")
+    typer.echo(f"response-{settings.region} now runs plan {plan.plan_id} {version}")

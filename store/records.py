@@ -55,17 +55,23 @@ async def save_response(
             "updated_at": at,
         },
     )
-    if added:
-        await audit(
-            session,
-            f"{response_id}:started",
-            response_id,
-            "response_started",
-            at,
-            plan_id=plan.plan_id,
-            plan_version=plan.version,
-            plan_hash=plan.content_hash,
+    if not added:
+        # Continue-as-new records the same plan again (no change); an applied plan moves on.
+        await session.execute(
+            update(ResponseRecord)
+            .where(ResponseRecord.id == response_id)
+            .values(plan_id=plan.plan_id, plan_version=plan.version, plan_hash=plan.content_hash)
         )
+    await audit(
+        session,
+        f"{response_id}:plan:{plan.content_hash}",
+        response_id,
+        "response_started" if added else "plan_applied",
+        at,
+        plan_id=plan.plan_id,
+        plan_version=plan.version,
+        plan_hash=plan.content_hash,
+    )
 
 
 async def save_levels(

@@ -73,8 +73,13 @@ class ResponseWorkflow:
         while not self._over():
             await self._wait_for_work()
             self._s.ledger.expire(workflow.now())
+            replan = self._s.replan
+            if replan:
+                await self._record_start()
             await self._apply_inbox()
-            if workflow.info().is_continue_as_new_suggested():
+            if replan:
+                self._s.replan = False
+            if self._should_continue_as_new():
                 await self._continue_as_new()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._record_levels("closed")
@@ -95,11 +100,15 @@ class ResponseWorkflow:
 
     @workflow.update
     async def apply_plan(self, plan: Plan) -> str:
-        """Switch this response to a newer version of its plan, re-deciding the tasks."""
+        """Switch this response to another version of its plan; the main loop re-decides.
+
+        The handler only swaps the plan and waits: re-deciding happens in the main loop, so
+        two reconciliations never interleave.
+        """
         assert self._inp is not None
         self._inp = ResponseInput(**{**vars(self._inp), "plan": plan})
-        await self._record_start()
-        await self._reconcile()
+        self._s.replan = True
+        await workflow.wait_condition(lambda: not self._s.replan)
         return plan.version
 
     @apply_plan.validator
@@ -143,7 +152,12 @@ class ResponseWorkflow:
         timeout = None if until is None else max(until - workflow.now(), timedelta(seconds=1))
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                lambda: bool(self._s.inbox) or self._open_tasks() != closed_before or self._over(),
+                lambda: (
+                    bool(self._s.inbox)
+                    or self._s.replan
+                    or self._open_tasks() != closed_before
+                    or self._over()
+                ),
                 timeout=timeout,
             )
 
@@ -152,6 +166,7 @@ class ResponseWorkflow:
         now = workflow.now()
         while self._s.inbox:
             alert = self._s.inbox.pop(0)
+            self._s.applied_this_run += 1
             outcome = self._s.ledger.accept(alert, now)
             await self._record_warning(alert, str(outcome.decision))
             for released in outcome.released:
@@ -303,8 +318,16 @@ class ResponseWorkflow:
             retry_policy=RETRY,
         )
 
+    def _should_continue_as_new(self) -> bool:
+        """When the server suggests it, or after ``continue_every`` warnings in this run."""
+        return (
+            workflow.info().is_continue_as_new_suggested()
+            or self._s.applied_this_run >= self._inputs().continue_every
+        )
+
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._s.applied_this_run = 0
         inp = self._inputs()
         workflow.continue_as_new(ResponseInput(**{**vars(inp), "state": self._s}))
 

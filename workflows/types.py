@@ -89,6 +89,9 @@ class ResponseState:
     inbox: list[Alert] = field(default_factory=list)
     changes: int = 0
     warnings_received: int = 0
+    applied_this_run: int = 0
+    replan: bool = False
+    """A new plan was applied and the tasks must be re-decided."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ class ResponseInput:
     plan: Plan
     drill: bool = False
     time_scale: float = 1.0
+    continue_every: int = 200
+    """Continue as new after this many warnings in one run, whatever the server suggests:
+    every warning re-sends up to hundreds of task inputs, so history grows fast in a storm."""
     state: ResponseState | None = None
 
 

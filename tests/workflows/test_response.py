@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 import pytest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from alerts.model import Alert, Kind, Status
 from plans.loader import load_plan
-from plans.model import ActiveWarning, Hazard, Level, Plan, StandDown
+from plans.model import ActiveWarning, Hazard, Level, Plan, StandDown, compute_content_hash
 from plans.rules import respond
 from tests.workflows.fakes import Calls, fake_activities
 from workflows.response import ResponseWorkflow
@@ -60,12 +61,13 @@ class Harness:
         self.calls = calls
         self.worker = worker
         self.handle: WorkflowHandle[ResponseWorkflow, ResponseSummary] | None = None
+        self.continue_every = 200
 
     async def send(self, message: Alert) -> None:
         """Signal-with-start, as intake does."""
         self.handle = await self.env.client.start_workflow(
             ResponseWorkflow.run,
-            ResponseInput(region="test", plan=PLAN),
+            ResponseInput(region="test", plan=PLAN, continue_every=self.continue_every),
             id=f"response-test-{self.worker.task_queue}",
             task_queue=self.worker.task_queue,
             start_signal="receive_alert",
@@ -73,8 +75,10 @@ class Harness:
         )
 
     async def status(self) -> ResponseStatus:
+        """Query the latest run (the handle from the first start may point at a finished one)."""
         assert self.handle is not None
-        return await self.handle.query(ResponseWorkflow.status)
+        latest = self.env.client.get_workflow_handle_for(ResponseWorkflow.run, self.handle.id)
+        return await latest.query(ResponseWorkflow.status)
 
     async def until(self, check: Callable[[ResponseStatus], bool]) -> ResponseStatus:
         for _ in range(200):
@@ -191,3 +195,59 @@ async def test_unacknowledged_tasks_escalate_on_the_plan_timers(harness: Harness
 
 def load_tasks(level: Level) -> list:  # type: ignore[type-arg]
     return list(respond([ActiveWarning(Hazard.RAINSTORM, level, ("pudong",))], PLAN).tasks)
+
+
+def without_action(plan: Plan, action_id: str, version: str) -> Plan:
+    """A later plan version that no longer has ``action_id``."""
+    changed = dataclasses.replace(
+        plan, version=version, actions=tuple(a for a in plan.actions if a.id != action_id)
+    )
+    return dataclasses.replace(changed, content_hash=compute_content_hash(changed))
+
+
+async def test_a_new_plan_applies_only_through_the_validated_update(harness: Harness) -> None:
+    now = await harness.env.get_current_time()
+    await harness.send(alert("a1", now, Level.BLUE))
+    blue = expected_ids(PLAN, Level.BLUE)
+    await harness.until(lambda s: len(s.tasks) == len(blue))
+    assert harness.handle is not None
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await harness.handle.execute_update(ResponseWorkflow.apply_plan, PLAN)
+    assert "already in use" in str(refused.value.cause)
+    other = dataclasses.replace(PLAN, plan_id="somewhere-else")
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await harness.handle.execute_update(ResponseWorkflow.apply_plan, other)
+    assert "not this response's plan" in str(refused.value.cause)
+
+    dropped = next(i for i in blue if i.startswith("media."))
+    newer = without_action(PLAN, dropped.split("@")[0], "2099.1")
+    assert await harness.handle.execute_update(ResponseWorkflow.apply_plan, newer) == "2099.1"
+    status = await harness.until(lambda s: s.plan_version == "2099.1")
+    assert [t for t in harness.stood_down() if t.startswith(dropped.split("@")[0])]
+    assert sorted(harness.published()) == blue  # nothing sent twice
+    assert status.levels == {"pudong": "IV"}
+
+
+async def test_state_survives_continue_as_new(harness: Harness) -> None:
+    harness.continue_every = 1
+    now = await harness.env.get_current_time()
+    await harness.send(alert("a1", now, Level.BLUE))
+    blue = expected_ids(PLAN, Level.BLUE)
+    await harness.until(lambda s: len(s.tasks) == len(blue))
+    assert harness.handle is not None
+    first_run = (await harness.handle.describe()).run_id
+    await harness.send(alert("a2", now + timedelta(minutes=9), Level.ORANGE, Kind.UPDATE, ("a1",)))
+    orange = expected_ids(PLAN, Level.ORANGE)
+    status = await harness.until(lambda s: len(s.tasks) == len(set(blue) | set(orange)))
+    described = await harness.env.client.get_workflow_handle(harness.handle.id).describe()
+    assert described.run_id != first_run
+    assert len(harness.published()) == len(set(harness.published()))
+    assert status.active_warnings == ["a2"]
+    # A task reports to the response by workflow id, so the report reaches the new run.
+    first = status.tasks[0]
+    task = harness.env.client.get_workflow_handle(f"task:{first.task_id}")
+    await task.signal(TaskWorkflow.agency_event, AgencyEvent("acknowledge"))
+    await harness.until(
+        lambda s: next(v for v in s.tasks if v.task_id == first.task_id).state == "acknowledged"
+    )

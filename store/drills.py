@@ -1,0 +1,102 @@
+"""Read side for drill reports, and the one write a drill makes itself: ending its response.
+
+Everything a drill reports comes from the rows its response wrote (levels in the audit log,
+tasks, task events, escalations, warnings), selected by the drill's response id. Timestamps are
+service time: virtual time for ``--fast`` drills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import (
+    AuditRecord,
+    EscalationRecord,
+    ResponseRecord,
+    TaskEventRecord,
+    TaskRecord,
+    WarningRecord,
+)
+from store.records import audit
+
+
+@dataclass(frozen=True)
+class DrillRows:
+    """Everything one drill's response recorded."""
+
+    response: ResponseRecord | None
+    levels: Sequence[AuditRecord]
+    """``levels_changed`` audit rows, oldest first."""
+    warnings: Sequence[WarningRecord]
+    tasks: Sequence[TaskRecord]
+    events: Sequence[TaskEventRecord]
+    """Task transitions, oldest first."""
+    escalations: Sequence[EscalationRecord]
+
+
+def utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything tidegate stores is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def drill_response(session: AsyncSession, region: str) -> ResponseRecord | None:
+    """The response a drill's region started (each drill has a region of its own)."""
+    query = select(ResponseRecord).where(ResponseRecord.region == region)
+    return (await session.scalars(query.order_by(ResponseRecord.started_at))).first()
+
+
+async def drill_rows(session: AsyncSession, response_id: str) -> DrillRows:
+    """Load every row of one response, for the after-action report."""
+    response = await session.get(ResponseRecord, response_id)
+    levels = await session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.response_id == response_id, AuditRecord.action == "levels_changed")
+        .order_by(AuditRecord.at, AuditRecord.id)
+    )
+    warnings = await session.scalars(
+        select(WarningRecord)
+        .where(WarningRecord.response_id == response_id)
+        .order_by(WarningRecord.recorded_at)
+    )
+    tasks = (
+        await session.scalars(
+            select(TaskRecord).where(TaskRecord.response_id == response_id).order_by(TaskRecord.id)
+        )
+    ).all()
+    events = await session.scalars(
+        select(TaskEventRecord)
+        .join(TaskRecord, TaskRecord.id == TaskEventRecord.task_id)
+        .where(TaskRecord.response_id == response_id)
+        .order_by(TaskEventRecord.at, TaskEventRecord.id)
+    )
+    escalations = await session.scalars(
+        select(EscalationRecord)
+        .where(EscalationRecord.response_id == response_id)
+        .order_by(EscalationRecord.at)
+    )
+    return DrillRows(
+        response=response,
+        levels=levels.all(),
+        warnings=warnings.all(),
+        tasks=tasks,
+        events=events.all(),
+        escalations=escalations.all(),
+    )
+
+
+async def end_drill(
+    session: AsyncSession, response_id: str, at: datetime, **detail: Any
+) -> None:
+    """Mark a drill's response closed when the drill stops it (once per response)."""
+    await session.execute(
+        update(ResponseRecord)
+        .where(ResponseRecord.id == response_id, ResponseRecord.status != "closed")
+        .values(status="closed", updated_at=at)
+    )
+    await audit(session, f"{response_id}:drill_ended", response_id, "drill_ended", at, **detail)
