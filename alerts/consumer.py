@@ -51,7 +51,7 @@ class AlertConsumer(KafkaIntake):
     async def process(self, payload: bytes) -> None:
         """Parse and route one alert."""
         try:
-            alert = parse_alert(payload, max_bytes=self._settings.max_alert_bytes)
+            alert = parse_alert(payload, plan=self._plan, max_bytes=self._settings.max_alert_bytes)
         except AlertRejected as exc:
             raise Refused(str(exc)) from None
         s = self._settings

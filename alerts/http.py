@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from alerts.errors import AlertRejected, RejectCode
 from alerts.intake import DEFAULT_MAX_BYTES, PayloadFormat, check_size, parse_alert
 from alerts.model import Alert, Route
+from plans.model import Plan
 
 logger = logging.getLogger("tidegate.http")
 
@@ -141,6 +142,7 @@ def create_app(
     max_bytes: int = DEFAULT_MAX_BYTES,
     *,
     on_reject: OnReject = _ignore_rejection,
+    plan: Plan | None = None,
 ) -> FastAPI:
     """Build the intake API around injected hand-off, lookup and rejection recording.
 
@@ -151,6 +153,8 @@ def create_app(
         max_bytes: Payload size limit, as for every other channel.
         on_reject: Records rejected payloads (after authentication only, so anonymous
             callers cannot fill the database).
+        plan: The plan whose catalogue names the areas, as for every channel (``None``: the
+            bundled plan).
 
     Returns:
         The FastAPI app, with OpenAPI docs at ``/docs``.
@@ -208,7 +212,7 @@ def create_app(
             if declared.isdigit():
                 check_size(int(declared), max_bytes)
             await _read(request, body, max_bytes)
-            alert = parse_alert(bytes(body), max_bytes=max_bytes, expect=expect)
+            alert = parse_alert(bytes(body), plan=plan, max_bytes=max_bytes, expect=expect)
         except AlertRejected as problem:
             return await refuse(bytes(body[:max_bytes]), problem)
         if alert.route is Route.IGNORED:

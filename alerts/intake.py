@@ -15,6 +15,7 @@ from alerts.errors import AlertRejected, RejectCode
 from alerts.model import Alert
 from alerts.parse_cap import parse_cap
 from alerts.parse_json import parse_json
+from plans.model import Plan
 
 DEFAULT_MAX_BYTES = 256 * 1024
 """Default payload limit: a CAP message with two languages and a long description is ~10 KiB."""
@@ -100,6 +101,7 @@ def sniff(text: str) -> PayloadFormat:
 def parse_alert(
     payload: bytes,
     *,
+    plan: Plan | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     expect: PayloadFormat | None = None,
 ) -> Alert:
@@ -107,6 +109,9 @@ def parse_alert(
 
     Args:
         payload: The bytes exactly as received.
+        plan: The plan the deployment runs: its catalogue names the areas (``黄浦江``,
+            ``中心城区`` ...). Every intake edge passes its plan; ``None`` means the bundled
+            plan, for offline tools and tests.
         max_bytes: Size limit; larger payloads are rejected before any parsing.
         expect: The format the channel declared (e.g. from ``Content-Type``); a body of the
             other format is rejected with code ``media_type``. ``None`` accepts either.
@@ -126,7 +131,7 @@ def parse_alert(
             code=RejectCode.MEDIA_TYPE,
         )
     try:
-        return parse_json(text) if found is PayloadFormat.JSON else parse_cap(text)
+        return parse_json(text, plan) if found is PayloadFormat.JSON else parse_cap(text, plan)
     except AlertRejected:
         raise
     except Exception as exc:

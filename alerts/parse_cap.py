@@ -22,7 +22,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from alerts import fields
-from alerts.areas import canonical_areas, resolve_areas, resolve_geocode
+from alerts.areas import AreaIndex, area_index
 from alerts.errors import AlertRejected, RejectCode
 from alerts.model import Alert, Kind, Status
 from alerts.signals import (
@@ -35,7 +35,7 @@ from alerts.signals import (
     parse_level,
     read_signal,
 )
-from plans.model import Hazard, Level
+from plans.model import Hazard, Level, Plan
 
 _T = TypeVar("_T")
 
@@ -66,12 +66,13 @@ _CAP_TIME = re.compile(
 _XML_DECL_ENCODING = re.compile(r"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 
 
-def parse_cap(text: str) -> Alert:
+def parse_cap(text: str, plan: Plan | None = None) -> Alert:
     """Parse a CAP 1.2 ``<alert>`` into an :class:`Alert`.
 
     Args:
         text: The decoded payload (UTF-8 already checked by :func:`alerts.intake.parse_alert`),
             stored as ``raw``.
+        plan: The plan whose area names apply (``None``: the bundled plan).
 
     Returns:
         The validated alert.
@@ -83,7 +84,7 @@ def parse_cap(text: str) -> Alert:
     root = _parse_xml(text.lstrip())
     if root.tag != _q("alert"):
         raise AlertRejected(_root_problem(root.tag), field="alert")
-    return _Alert(root).build(text)
+    return _Alert(root, area_index(plan)).build(text)
 
 
 def _q(name: str) -> str:
@@ -225,8 +226,9 @@ class _Reading:
 class _Alert:
     """Walks one ``<alert>`` element; a class only to keep each step a small method."""
 
-    def __init__(self, root: Element) -> None:
+    def __init__(self, root: Element, areas: AreaIndex) -> None:
         self.root = root
+        self.areas = areas
 
     def build(self, text: str) -> Alert:
         root = self.root
@@ -313,7 +315,9 @@ class _Alert:
             hazard=hazard,
             level=level,
             severity=severity,
-            areas=[area for element in info.findall(_q("area")) for area in _area(element)],
+            areas=[
+                area for element in info.findall(_q("area")) for area in _area(element, self.areas)
+            ],
             headline=_one_line(info, "headline", required=False) or event,
             description=_one(info, "description", required=False),
             expires=_time(expires, "expires") if expires else None,
@@ -345,7 +349,7 @@ class _Alert:
         found = [area for r in readings for area in r.areas]
         if not found:
             raise AlertRejected("no <area> in any <info> block; tidegate must know where", "area")
-        return canonical_areas(found)
+        return self.areas.canonical(found)
 
 
 def _signal(event: str, pairs: list[tuple[str, str]]) -> tuple[Hazard | None, Level | None]:
@@ -401,11 +405,11 @@ def _preferred(readings: list[_Reading]) -> _Reading:
     return readings[0]
 
 
-def _area(element: Element) -> tuple[str, ...]:
+def _area(element: Element, areas: AreaIndex) -> tuple[str, ...]:
     """Area ids of one ``<area>``: its Shanghai geocodes if it has any, else its areaDesc."""
     description = _one(element, "areaDesc")
-    codes = [resolve_geocode(value) for _, value in _pairs(element, "geocode")]
+    codes = [areas.geocode(value) for _, value in _pairs(element, "geocode")]
     known = [code for code in codes if code is not None]
     if known:
-        return canonical_areas(known)
-    return resolve_areas([description], field="areaDesc")
+        return areas.canonical(known)
+    return areas.resolve([description], field="areaDesc")

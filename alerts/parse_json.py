@@ -17,6 +17,7 @@ from alerts.areas import resolve_areas
 from alerts.errors import AlertRejected, RejectCode
 from alerts.model import Alert, Kind, Status
 from alerts.signals import parse_hazard, parse_level
+from plans.model import Plan
 
 _E = TypeVar("_E", Kind, Status)
 
@@ -25,11 +26,12 @@ OPTIONAL = ("references", "headline", "description", "expires")
 _KNOWN = frozenset(REQUIRED + OPTIONAL)
 
 
-def parse_json(text: str) -> Alert:
+def parse_json(text: str, plan: Plan | None = None) -> Alert:
     """Parse the JSON form into an :class:`Alert`.
 
     Args:
         text: The decoded payload (UTF-8 already checked by :func:`alerts.intake.parse_alert`).
+        plan: The plan whose area names apply (``None``: the bundled plan).
 
     Returns:
         The validated alert, with ``raw`` set to ``text``.
@@ -48,10 +50,10 @@ def parse_json(text: str) -> Alert:
     for key in REQUIRED:
         if key not in data:
             raise AlertRejected("required field is missing", field=key)
-    return _build(data, text)
+    return _build(data, text, plan)
 
 
-def _build(data: dict[str, Any], text: str) -> Alert:
+def _build(data: dict[str, Any], text: str, plan: Plan | None) -> Alert:
     alert_id = fields.identifier(_string(data, "id"), field="id")
     kind = _enum(Kind, data, "kind")
     sent = _time(data, "sent")
@@ -69,7 +71,7 @@ def _build(data: dict[str, Any], text: str) -> Alert:
         ),
         hazard=parse_hazard(_string(data, "hazard"), field="hazard"),
         level=parse_level(_string(data, "level"), field="level"),
-        areas=resolve_areas(_strings(data, "areas"), field="areas"),
+        areas=resolve_areas(_strings(data, "areas"), field="areas", plan=plan),
         headline=fields.line(_string(data, "headline", default=""), field="headline"),
         description=fields.text(_string(data, "description", default=""), field="description"),
         expires=expires,

@@ -1,7 +1,8 @@
 """Pure helpers that map area, hazard and colour names to canonical ids.
 
-``resolve_area`` is what alert intake uses to turn an issuer's area name ("浦东新区",
-"Pudong New Area", "Jing'an", "上海市") into a canonical area id.
+Area names are matched here, against the plan's catalogue, for every caller: alert intake
+(``alerts.areas`` adds lists, city qualifiers and GB/T 2260 codes on top), the plan linter and
+``tidegate plan explain``. One matcher, one table: a name means the same thing everywhere.
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from plans.model import CITYWIDE, District, Hazard, Level, Plan
+from plans.model import CITYWIDE, AreaGroup, District, Hazard, Level, Plan
 
 DEFAULT_CITYWIDE_ALIASES: tuple[str, ...] = (
     "citywide",
     "city-wide",
+    "whole city",
     "Shanghai",
+    "Shanghai City",
     "Shanghai Municipality",
     "上海",
     "上海市",
@@ -24,24 +28,29 @@ DEFAULT_CITYWIDE_ALIASES: tuple[str, ...] = (
 )
 """Names that always mean the whole city; a plan may add more (``Plan.citywide.aliases``)."""
 
-_DROP = re.compile(r"[\s'’‘`\-_.·,，()（）]+")
-_SUFFIXES = ("newarea", "district", "qu", "新区", "区")
+_DROP = re.compile(r"[\s'’‘`´\-_.·•,，()（）\[\]]+")
+_SUFFIXES = ("newdistrict", "newarea", "district", "county", "qu", "新区", "区", "县")
 
 
 def normalise_name(name: str) -> str:
-    """Fold a place name for matching: NFKC, case-folded, without spaces and punctuation.
+    """Fold a place name for matching: NFKC, no tone marks, spaces or punctuation, case-folded.
 
     Args:
-        name: Any spelling, e.g. ``"Jing'an District"``.
+        name: Any spelling, e.g. ``"Jìng'ān District"``.
 
     Returns:
         The folded form, e.g. ``"jingandistrict"``.
     """
-    return _DROP.sub("", unicodedata.normalize("NFKC", name)).casefold()
+    decomposed = unicodedata.normalize("NFKD", name)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _DROP.sub("", unicodedata.normalize("NFKC", bare)).casefold()
 
 
-def _stems(name: str) -> list[str]:
-    """Return the folded name and the same without a district suffix ('区', 'District')."""
+def name_stems(name: str) -> list[str]:
+    """The folded name, and the same without a district suffix ('区', 'District'), if any.
+
+    Two district names match when they share a stem.
+    """
     folded = normalise_name(name)
     stems = [folded]
     for suffix in _SUFFIXES:
@@ -65,8 +74,10 @@ def resolve_area(
 ) -> str | None:
     """Map an area name in Chinese or English to a canonical area id.
 
-    Matching ignores case, spaces and punctuation, and a trailing '区', '新区', 'District' or
-    'New Area', so "浦东新区", "浦东", "Pudong New Area", "pudong" and "Jing'an" all resolve.
+    Matching ignores case, spaces, punctuation and pinyin tone marks, and a trailing '区',
+    '新区', '县', 'District', 'New Area', 'County' or 'Qu', so "浦东新区", "浦东", "Pudong New
+    Area", "pudong" and "Jìng'ān" all resolve. City names match only whole: "上海市区" (the
+    urban area) is not "上海市".
 
     Args:
         name: The name as an issuer wrote it.
@@ -77,15 +88,8 @@ def resolve_area(
     Returns:
         ``"citywide"``, a district id, or ``None`` when the name is not known.
     """
-    wanted = set(_stems(name))
-    for alias in citywide_aliases:
-        if wanted & set(_stems(alias)):
-            return CITYWIDE
-    for district in districts:
-        for known in _names(district):
-            if wanted & set(_stems(known)):
-                return district.id
-    return None
+    found = Gazetteer.build(citywide_aliases, districts, ()).lookup(name)
+    return found[0] if found else None
 
 
 def resolve_areas(name: str, plan: Plan) -> tuple[str, ...]:
@@ -94,20 +98,87 @@ def resolve_areas(name: str, plan: Plan) -> tuple[str, ...]:
     Args:
         name: A district or city name (see ``resolve_area``), or a group id or name such as
             ``coastal`` or ``中心城区``.
+        plan: The plan whose catalogue (districts, city aliases, groups) applies.
 
     Returns:
         ``("citywide",)``, one district id, a group's district ids in catalogue order, or
         ``()`` when the name is not known.
     """
-    aliases = (*DEFAULT_CITYWIDE_ALIASES, *plan.citywide.aliases)
-    area = resolve_area(name, plan.districts, aliases)
-    if area is not None:
-        return (area,)
-    wanted = set(_stems(name))
-    for group in plan.groups:
-        if any(wanted & set(_stems(known)) for known in (group.id, group.zh, group.en)):
-            return group.districts
-    return ()
+    return gazetteer(plan).lookup(name)
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """Every name in a plan's catalogue, folded once, for fast look-ups of many names.
+
+    :func:`resolve_area` and :func:`resolve_areas` both answer through it.
+    """
+
+    city: frozenset[str]
+    """Folded names of the whole city (whole-name matches only)."""
+    districts: dict[str, str]
+    """Folded name or stem -> district id."""
+    groups: dict[str, tuple[str, ...]]
+    """Folded group id, name or stem -> the group's district ids."""
+
+    @classmethod
+    def of(cls, plan: Plan) -> Gazetteer:
+        """Index ``plan``'s catalogue: built-in city names, its districts and its groups."""
+        city = (*DEFAULT_CITYWIDE_ALIASES, *_names(plan.citywide))
+        return cls.build(city, plan.districts, plan.groups)
+
+    @classmethod
+    def build(
+        cls,
+        city: Iterable[str],
+        districts_in_order: Iterable[District],
+        area_groups: Iterable[AreaGroup],
+    ) -> Gazetteer:
+        """Index names of the city, of districts (earlier ones win a shared stem) and groups."""
+        districts: dict[str, str] = {}
+        for district in districts_in_order:
+            for known in _names(district):
+                for stem in name_stems(known):
+                    districts.setdefault(stem, district.id)
+        groups: dict[str, tuple[str, ...]] = {}
+        for group in area_groups:
+            for known in (group.id, group.zh, group.en):
+                for stem in name_stems(known):
+                    groups.setdefault(stem, group.districts)
+        return cls(frozenset(normalise_name(n) for n in city), districts, groups)
+
+    def lookup(self, name: str) -> tuple[str, ...]:
+        """``("citywide",)``, one district id, a group's districts, or ``()`` if unknown."""
+        folded = normalise_name(name)
+        if not folded:
+            return ()
+        if folded in self.city:
+            return (CITYWIDE,)
+        stems = name_stems(name)
+        for stem in stems:
+            if stem in self.districts:
+                return (self.districts[stem],)
+        for stem in stems:
+            if stem in self.groups:
+                return self.groups[stem]
+        return ()
+
+
+_GAZETTEERS: dict[int, tuple[Plan, Gazetteer]] = {}
+_GAZETTEERS_KEPT = 8
+
+
+def gazetteer(plan: Plan) -> Gazetteer:
+    """The :class:`Gazetteer` of ``plan``, built once per plan object."""
+    cached = _GAZETTEERS.get(id(plan))
+    if cached is not None and cached[0] is plan:
+        return cached[1]
+    built = Gazetteer.of(plan)
+    if len(_GAZETTEERS) >= _GAZETTEERS_KEPT:
+        _GAZETTEERS.pop(next(iter(_GAZETTEERS)))
+    # The plan is kept alongside, so its id cannot be reused while the entry exists.
+    _GAZETTEERS[id(plan)] = (plan, built)
+    return built
 
 
 _HAZARD_NAMES: dict[str, Hazard] = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from jinja2 import TemplateSyntaxError
 
-from plans.catalogue import DEFAULT_CITYWIDE_ALIASES, normalise_name
+from plans.catalogue import DEFAULT_CITYWIDE_ALIASES, name_stems, normalise_name
 from plans.errors import Problem, Severity
 from plans.model import (
     CITYWIDE,
@@ -301,18 +301,21 @@ class PlanReader:
             if area.id == CITYWIDE:
                 names = (*names, *city_names)
             for name in names:
-                key = normalise_name(name)
-                if owner.get(key, area.id) != area.id:
+                # City names match whole; district names match by stem (see name_stems).
+                keys = [normalise_name(name)] if area.id == CITYWIDE else name_stems(name)
+                clash = next((k for k in keys if owner.get(k, area.id) != area.id), None)
+                if clash is not None:
                     where = self.origins.get(f"area:{area.id}")
                     self.problems.append(
                         Problem(
                             where.file if where else CATALOGUE_FILE,
                             where.line if where else 0,
                             where.field if where else "",
-                            f"name {name!r} is also a name of {owner[key]!r}",
+                            f"name {name!r} is also a name of {owner[clash]!r}",
                         )
                     )
-                owner.setdefault(key, area.id)
+                for key in keys:
+                    owner.setdefault(key, area.id)
 
     # -- assets.yaml -----------------------------------------------------------------------
 

@@ -1,27 +1,38 @@
-"""Area names and GB/T 2260 codes → canonical area ids."""
+"""Area names and GB/T 2260 codes → canonical area ids, from the plan's catalogue."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from alerts.areas import DISTRICTS, District, resolve_areas, resolve_geocode
+from alerts.areas import CITY_NAMES, GB_CODES, area_index, resolve_areas, resolve_geocode
 from alerts.errors import AlertRejected
+from plans.catalogue import DEFAULT_CITYWIDE_ALIASES
+from plans.catalogue import resolve_areas as catalogue_areas
+from plans.loader import load_plan
+from plans.model import CITYWIDE, District
+
+PLAN = load_plan()
 
 
-def test_the_table_has_the_sixteen_districts_with_unique_ids_and_codes() -> None:
-    assert len(DISTRICTS) == 16
-    assert len({d.id for d in DISTRICTS}) == 16
-    assert len({d.code for d in DISTRICTS}) == 16
-    assert all(d.code.startswith("31") and len(d.code) == 6 for d in DISTRICTS)
+def test_every_district_of_the_plan_has_exactly_one_current_code() -> None:
+    ids = [d.id for d in PLAN.districts]
+    assert len(ids) == 16
+    assert set(GB_CODES.values()) == {CITYWIDE, *ids}
+    current = {area: code for code, area in GB_CODES.items() if code != "310108"}
+    assert len(current) == 17
+    assert all(code.startswith("31") and len(code) == 6 for code in GB_CODES)
 
 
-@pytest.mark.parametrize("district", DISTRICTS, ids=lambda d: d.id)
+@pytest.mark.parametrize("district", PLAN.districts, ids=lambda d: d.id)
 def test_every_district_resolves_from_every_usual_spelling(district: District) -> None:
-    zh, en = district.names[0], district.names[1]
-    suffix = "新区" if district.id == "pudong" else "区"
-    for name in [zh, zh + suffix, en, en.upper(), f"{en} District", district.id]:
+    zh_base = district.zh.removesuffix("新区").removesuffix("区")
+    en_base = district.en.removesuffix(" New Area").removesuffix(" District")
+    for name in [zh_base, district.zh, en_base, en_base.upper(), district.en, district.id]:
         assert resolve_areas([name]) == (district.id,), name
-    assert resolve_geocode(district.code) == district.id
+    code = next(code for code, area in GB_CODES.items() if area == district.id)
+    assert resolve_geocode(code) == district.id
 
 
 @pytest.mark.parametrize(
@@ -47,6 +58,10 @@ def test_every_district_resolves_from_every_usual_spelling(district: District) -
         (["卢湾区"], ("huangpu",)),
         (["南汇区"], ("pudong",)),
         (["崇明县"], ("chongming",)),
+        (["长兴岛"], ("chongming",)),
+        (["中心城区"], ("huangpu", "xuhui", "changning", "jingan", "putuo", "hongkou", "yangpu")),
+        (["沿海区、闵行"], ("minhang", "pudong", "jinshan", "fengxian", "chongming")),
+        (["Coastal districts", "Pudong"], ("pudong", "jinshan", "fengxian", "chongming")),
     ],
 )
 def test_names_map_to_canonical_ids(names: list[str], expected: tuple[str, ...]) -> None:
@@ -54,14 +69,26 @@ def test_names_map_to_canonical_ids(names: list[str], expected: tuple[str, ...])
 
 
 @pytest.mark.parametrize(
-    "name", ["上海", "上海市", "Shanghai", "SHANGHAI CITY", "citywide", "Citywide", "全市", "本市"]
+    "name",
+    [
+        "上海",
+        "上海市",
+        "Shanghai",
+        "SHANGHAI CITY",
+        "citywide",
+        "Citywide",
+        "全市",
+        "本市",
+        "黄浦江",
+        "Huangpu River",
+    ],
 )
 def test_city_names_mean_citywide(name: str) -> None:
     assert resolve_areas([name]) == ("citywide",)
 
 
 @pytest.mark.parametrize(
-    "names", [["citywide", "pudong"], ["全市、浦东新区"], ["Minhang", "上海市"]]
+    "names", [["citywide", "pudong"], ["全市、浦东新区"], ["Minhang", "上海市"], ["浦东、黄浦江"]]
 )
 def test_citywide_absorbs_districts(names: list[str]) -> None:
     assert resolve_areas(names) == ("citywide",)
@@ -71,7 +98,6 @@ def test_citywide_absorbs_districts(names: list[str]) -> None:
     ("names", "named"),
     [
         (["火星"], "火星"),
-        (["黄浦江"], "黄浦江"),
         (["临港新片区"], "临港新片区"),
         (["浦东新区、火星区"], "火星区"),
         (["Pudong and Atlantis"], "Atlantis"),
@@ -122,3 +148,51 @@ def test_codes_are_accepted_as_names() -> None:
     with pytest.raises(AlertRejected, match="unknown Shanghai area code '310199'") as caught:
         resolve_areas(["310199"])
     assert caught.value.field == "areas"
+
+
+# --- one catalogue: alert intake and the plan tools agree ---------------------------------
+
+
+def _catalogue_names() -> list[str]:
+    names = [*DEFAULT_CITYWIDE_ALIASES, *CITY_NAMES]
+    for area in (PLAN.citywide, *PLAN.districts):
+        names += [area.id, area.zh, area.en, *area.aliases]
+    for group in PLAN.groups:
+        names += [group.id, group.zh, group.en]
+    return names
+
+
+@pytest.mark.parametrize("name", _catalogue_names())
+def test_every_catalogue_name_resolves_as_the_plan_tools_resolve_it(name: str) -> None:
+    expected = catalogue_areas(name, PLAN)
+    assert expected, f"{name!r} is in the catalogue but the catalogue does not resolve it"
+    assert resolve_areas([name]) == area_index(PLAN).canonical(expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "intake"),
+    [
+        # Documented differences: intake also reads lists, city qualifiers and codes.
+        ("浦东新区、奉贤区", ("pudong", "fengxian")),
+        ("上海市浦东新区", ("pudong",)),
+        ("Pudong, Shanghai", ("pudong",)),
+        ("310115", ("pudong",)),
+    ],
+)
+def test_intake_only_adds_lists_qualifiers_and_codes(name: str, intake: tuple[str, ...]) -> None:
+    assert catalogue_areas(name, PLAN) == ()
+    assert resolve_areas([name]) == intake
+
+
+@pytest.mark.parametrize("name", ["火星", "临港新片区", "上海市区", "Atlantis"])
+def test_names_unknown_to_the_catalogue_are_unknown_to_intake(name: str) -> None:
+    assert catalogue_areas(name, PLAN) == ()
+    with pytest.raises(AlertRejected, match="unknown area"):
+        resolve_areas([name])
+
+
+def test_the_plan_passed_in_decides() -> None:
+    shrunk = dataclasses.replace(PLAN, citywide=District(CITYWIDE, "全市", "Citywide", ()))
+    assert resolve_areas(["黄浦江"], plan=PLAN) == (CITYWIDE,)
+    with pytest.raises(AlertRejected, match="unknown area '黄浦江'"):
+        resolve_areas(["黄浦江"], plan=shrunk)

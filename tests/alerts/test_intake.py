@@ -88,7 +88,7 @@ def test_declared_format_must_match_the_body() -> None:
 def test_a_parser_bug_becomes_a_logged_rejection_not_a_crash(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(text: str) -> None:
+    def broken(text: str, plan: object) -> None:
         raise KeyError("oops")
 
     monkeypatch.setattr(intake, "parse_json", broken)

@@ -250,6 +250,14 @@ def test_ambiguous_alias_is_an_error(copy: Path) -> None:
     assert "is also a name of 'huangpu'" in _only_error(copy).message
 
 
+def test_alias_sharing_a_stem_with_another_district_is_an_error(copy: Path) -> None:
+    # 虹口新区 folds to the stem 虹口 (the suffix is dropped): Hongkou's names now clash.
+    edit(copy / "catalogue.yaml", "aliases: [徐汇, Xuhui]", "aliases: [徐汇, Xuhui, 虹口新区]")
+    messages = [p.message for p in _errors(copy)]
+    assert messages
+    assert all("虹口" in m and "is also a name of 'xuhui'" in m for m in messages), messages
+
+
 def test_duplicate_ids(copy: Path) -> None:
     edit(copy / "assets.yaml", "{id: ps-huangpu-2,", "{id: ps-huangpu-1,")
     assert "duplicate asset id 'ps-huangpu-1'" in _only_error(copy).message
