@@ -77,8 +77,14 @@ async def collect(
     accept: Callable[[dict[str, Any]], bool],
     count: int,
     within: float = 60.0,
+    *,
+    decode: bool = True,
 ) -> list[dict[str, Any]]:
-    """Read JSON messages from ``topics`` until ``count`` of them pass ``accept``."""
+    """Read messages from ``topics`` until ``count`` of them pass ``accept``.
+
+    With ``decode`` the JSON body is returned; without it a dict of ``value`` (bytes) and
+    ``headers`` (name to decoded text), for dead letters whose body may not be JSON.
+    """
     consumer = AIOKafkaConsumer(
         *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
     )
@@ -90,7 +96,14 @@ async def collect(
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
-                    body = json.loads(record.value or b"{}")
+                    body = (
+                        json.loads(record.value or b"{}")
+                        if decode
+                        else {
+                            "value": record.value,
+                            "headers": {k: v.decode() for k, v in record.headers},
+                        }
+                    )
                     if accept(body):
                         found.append(body)
     finally:
