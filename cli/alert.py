@@ -1,7 +1,10 @@
 """``tidegate alert``: duty officers issue, update, cancel and import warnings.
 
 Every command builds the documented JSON form and runs it through the same ``parse_alert``
-that HTTP and Kafka intake use, so the CLI can never accept what another channel would refuse.
+that HTTP and Kafka intake use, with the configured plan, so the CLI can never accept what
+another channel would refuse. A refused warning is printed and recorded in the ``rejections``
+table (channel ``cli``) like any other channel's; recording is best effort, so an unreachable
+database never hides the reason or changes the exit status (1).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
@@ -19,15 +22,21 @@ from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
 from alerts.model import Alert
 from alerts.route import submit
+from alerts.services import record_rejection
 from cli.alerts_offline import register as register_offline
-from config.settings import load_settings
+from config.settings import Settings, load_settings
 from plans.loader import load_plan
+from plans.model import Plan
 from store.db import create_engine, session_maker
 from store.queries import warning as find_warning
 from worker import connect_temporal
 
 app = typer.Typer(help="Issue, update, cancel, import and validate warnings.", no_args_is_help=True)
 register_offline(app)
+
+CHANNEL = "cli"
+RECORD_TIMEOUT = 10.0
+"""Seconds to try recording a rejection before giving up (the reason is printed anyway)."""
 
 HAZARD = typer.Option(..., "--hazard", help="wind, typhoon, gale, rainstorm, tide or flood.")
 LEVEL = typer.Option(..., "--level", help="blue, yellow, orange or red.")
@@ -37,19 +46,40 @@ EXERCISE = typer.Option(False, "--exercise", help="Send as an exercise (routed a
 
 def _deliver(document: dict[str, Any]) -> None:
     """Validate like every other channel, then route to the response workflow."""
-    settings = load_settings()
-    try:
-        alert = parse_alert(json.dumps(document).encode(), max_bytes=settings.max_alert_bytes)
-    except AlertRejected as exc:
-        typer.echo(f"REJECT {exc}", err=True)
-        raise typer.Exit(1) from None
-    _route(alert)
+    _intake(json.dumps(document, ensure_ascii=False).encode(), "REJECT")
 
 
-def _route(alert: Alert) -> None:
+def _intake(payload: bytes, prefix: str) -> None:
     settings = load_settings()
     plan = load_plan(settings.plan_path)
+    try:
+        alert = parse_alert(payload, plan=plan, max_bytes=settings.max_alert_bytes)
+    except AlertRejected as exc:
+        _reject(settings, payload, str(exc), prefix)
+    _route(settings, plan, alert)
 
+
+def _reject(settings: Settings, payload: bytes, reason: str, prefix: str = "REJECT") -> NoReturn:
+    """Print why, record it (best effort), exit 1."""
+    typer.echo(f"{prefix} {reason}", err=True)
+    try:
+        asyncio.run(_record(settings, payload, reason))
+    except Exception as exc:  # the reason is out; a dead database must not hide it
+        typer.echo(f"(rejection not recorded: {exc.__class__.__name__}: {exc})"[:300], err=True)
+    raise typer.Exit(1)
+
+
+async def _record(settings: Settings, payload: bytes, reason: str) -> None:
+    engine = create_engine(settings.db_url)
+    try:
+        sessions = session_maker(engine)
+        async with asyncio.timeout(RECORD_TIMEOUT):
+            await record_rejection(sessions, CHANNEL, payload, reason)
+    finally:
+        await engine.dispose()
+
+
+def _route(settings: Settings, plan: Plan, alert: Alert) -> None:
     async def go() -> str | None:
         client = await connect_temporal(settings)
         routed = await submit(client, settings.task_queue, settings.region, plan, alert)
@@ -125,8 +155,12 @@ def cancel(
 
     found = asyncio.run(lookup())
     if found is None:
-        typer.echo(f"REJECT references: no warning {reference!r} has been received", err=True)
-        raise typer.Exit(1)
+        request = {"kind": "cancel", "references": [reference], "exercise": exercise}
+        _reject(
+            settings,
+            json.dumps(request, ensure_ascii=False).encode(),
+            f"references: no warning {reference!r} has been received",
+        )
     hazard, level, areas = found
     _deliver(_document("cancel", hazard, level, areas, exercise, references=[reference]))
 
@@ -134,10 +168,4 @@ def cancel(
 @app.command("import")
 def import_(path: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
     """Send a warning file (JSON or CAP 1.2 XML) through intake."""
-    settings = load_settings()
-    try:
-        alert = parse_alert(path.read_bytes(), max_bytes=settings.max_alert_bytes)
-    except AlertRejected as exc:
-        typer.echo(f"REJECT {path}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    _route(alert)
+    _intake(path.read_bytes(), f"REJECT {path}:")

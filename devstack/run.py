@@ -73,8 +73,11 @@ class ForegroundCommand:
 
 
 def foreground_commands() -> list[ForegroundCommand]:
-    """What ``run`` starts after the services; add the HTTP API here when it exists."""
-    return [ForegroundCommand("worker", (sys.executable, str(ROOT / "worker.py")))]
+    """What ``run`` starts after the services: the worker and the HTTP API."""
+    return [
+        ForegroundCommand("worker", (sys.executable, str(ROOT / "worker.py"))),
+        ForegroundCommand("HTTP API", (sys.executable, "-m", "cli.main", "serve")),
+    ]
 
 
 def say(message: str) -> None:

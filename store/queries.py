@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import ResponseRecord, TaskRecord, WarningRecord
+from store.models import AuditRecord, ResponseRecord, TaskRecord, WarningRecord
 
 
 @dataclass(frozen=True)
@@ -45,3 +46,24 @@ async def overview(
 async def warning(session: AsyncSession, warning_id: str) -> WarningRecord | None:
     """One received warning by id."""
     return await session.get(WarningRecord, warning_id)
+
+
+async def warning_decisions(
+    session: AsyncSession, record: WarningRecord
+) -> list[tuple[str, datetime]]:
+    """Every decision taken on a warning, oldest first, from the audit log.
+
+    The ``warnings`` row keeps the decision on arrival; a held message's later release (or
+    orphaning) and a re-send of the same id are only in the audit log.
+    """
+    prefix = f"{record.response_id}:warning:{record.id}:"
+    rows = await session.scalars(
+        select(AuditRecord)
+        .where(
+            AuditRecord.response_id == record.response_id,
+            AuditRecord.action == "warning_received",
+            AuditRecord.key.startswith(prefix, autoescape=True),
+        )
+        .order_by(AuditRecord.id)
+    )
+    return [(str(row.detail.get("decision", "")), row.at) for row in rows]

@@ -7,7 +7,6 @@ and the real ``tidegate`` entry point.
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
@@ -78,20 +77,3 @@ async def test_blue_rainstorm_dispatches_drainage_and_sanitation_tasks(
         assert states <= {"dispatched", "escalated"}
         recorded = sorted(task["id"] for task in status["tasks"])
         assert recorded == sorted(m["task_id"] for m in messages)
-
-
-@pytest.fixture
-def e2e_settings(
-    settings: Settings, kafka_bootstrap: str, temporal_env: object, database_url: str
-) -> Settings:
-    """Settings pointing at the session's real services, with a region of its own."""
-    target = temporal_env.client.service_client.config.target_host  # type: ignore[attr-defined]
-    return settings.model_copy(
-        update={
-            "temporal_address": target,
-            "kafka_bootstrap": kafka_bootstrap,
-            "database_url": database_url,
-            "region": f"e2e{uuid.uuid4().hex[:8]}",
-            "task_queue": f"tidegate-{uuid.uuid4().hex[:8]}",
-        }
-    )

@@ -1,0 +1,155 @@
+"""``tidegate serve``: the HTTP intake API, a composition root beside ``worker.py``.
+
+It loads the settings and the plan once, connects Temporal, opens the database, builds the app
+of :mod:`alerts.http` around the real ``submit``, ``lookup`` and ``on_reject``
+(:class:`alerts.services.IntakeServices`) and serves it with uvicorn on
+``TIDEGATE_HTTP_HOST:TIDEGATE_HTTP_PORT`` until SIGINT or SIGTERM. Requests in flight finish
+before it exits (status 0).
+
+The bearer token is ``TIDEGATE_API_TOKEN``. Its default is a well-known development token, so
+the API refuses to start with it on any address other than loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from alerts.http import create_app
+from alerts.services import IntakeServices
+from config.errors import ConfigError
+from config.settings import Settings, load_settings
+from plans.errors import PlanError
+from plans.loader import load_plan
+from store.db import create_engine, session_maker
+from worker import connect_temporal
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from temporalio.client import Client
+
+    from plans.model import Plan
+
+log = logging.getLogger("tidegate.http")
+
+DEV_TOKEN: str = Settings.model_fields["api_token"].default
+"""The development token every checkout knows; only acceptable on loopback."""
+GRACE_SECONDS = 10
+"""How long requests in flight may take to finish after SIGINT/SIGTERM."""
+
+
+def build_app(
+    settings: Settings,
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    plan: Plan,
+) -> FastAPI:
+    """The intake app exactly as ``tidegate serve`` runs it (tests build it here too)."""
+    services = IntakeServices(client, sessions, plan, settings.task_queue, settings.region)
+    return create_app(
+        services.submit,
+        services.lookup,
+        settings.api_token,
+        settings.max_alert_bytes,
+        on_reject=services.on_reject,
+        plan=plan,
+    )
+
+
+def check_token(settings: Settings) -> None:
+    """Refuse an empty token, and the development token off loopback.
+
+    Raises:
+        ConfigError: Naming ``TIDEGATE_API_TOKEN`` and what to do.
+    """
+    if not settings.api_token.strip():
+        raise ConfigError("TIDEGATE_API_TOKEN is empty; set the duty officers' bearer token")
+    if settings.api_token == DEV_TOKEN and not is_loopback(settings.http_host):
+        raise ConfigError(
+            f"refusing to serve the HTTP API on {settings.http_host} with the development "
+            "token; set TIDEGATE_API_TOKEN (or TIDEGATE_HTTP_HOST=127.0.0.1)"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the caller's ``stop`` event decides."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "set TIDEGATE_HTTP_HOST / TIDEGATE_HTTP_PORT"
+        ) from None
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """Serve the API until ``stop`` is set, then let requests in flight finish."""
+    check_token(settings)
+    try:
+        plan = load_plan(settings.plan_path)
+    except PlanError as exc:
+        raise ConfigError(f"plan {settings.plan_path}: {exc}") from None
+    async with AsyncExitStack() as stack:
+        sock = _listen(settings.http_host, settings.http_port)
+        stack.callback(sock.close)
+        client = await connect_temporal(settings)
+        engine = create_engine(settings.db_url)
+        stack.push_async_callback(engine.dispose)
+        app = build_app(settings, client, session_maker(engine), plan)
+        config = uvicorn.Config(
+            app, log_config=None, lifespan="off", timeout_graceful_shutdown=GRACE_SECONDS
+        )
+        server = _Server(config)
+        serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")
+        stopping = asyncio.create_task(stop.wait())
+        log.info("HTTP intake on http://%s:%d/alerts", settings.http_host, settings.http_port)
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        server.should_exit = True
+        await serving
+        log.info("HTTP intake stopped")
+
+
+def serve() -> None:
+    """Run the HTTP intake API (POST /alerts, GET /alerts/{id}) until Ctrl-C or SIGTERM."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = load_settings()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(settings, stop)
+
+    asyncio.run(main())
