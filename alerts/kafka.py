@@ -93,15 +93,28 @@ class KafkaIntake:
             await self._consumer.commit({tp: record.offset + 1})
 
     async def handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        """Process one record, retrying while downstream is down, dead-lettering bad input."""
+        """Process one record, retrying while downstream is down, dead-lettering bad input.
+
+        Dead-lettering is retried like processing, one step at a time (the DLQ message, then
+        the database row), so a hiccup while recording a refusal neither ends the loop nor
+        sends the message to the DLQ twice.
+        """
         payload = record.value or b""
         attempt = 0
+        refused: Refused | None = None
+        dead_lettered = False
         while True:
             try:
-                await self.process(payload)
-                return
-            except Refused as exc:
-                await self.dead_letter(payload, exc.reason, record)
+                if refused is None:
+                    try:
+                        await self.process(payload)
+                        return
+                    except Refused as exc:
+                        refused = exc
+                if not dead_lettered:
+                    await self.dead_letter(payload, refused.reason, record)
+                    dead_lettered = True
+                await self.record_refusal(payload, refused.reason, record)
                 return
             except Exception as exc:  # downstream unreachable: keep it, retry
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
@@ -114,11 +127,16 @@ class KafkaIntake:
     async def dead_letter(
         self, payload: bytes, reason: str, record: ConsumerRecord[bytes, bytes]
     ) -> None:
-        """Original bytes to the DLQ with reason and origin in headers; the reason to the DB."""
+        """Original bytes to the DLQ, with the reason and the origin in headers."""
         source = f"{record.topic}:{record.partition}:{record.offset}"
         log.warning("dead-lettered %s: %s", source, reason)
         headers = [("reason", reason.encode()), ("source", source.encode())]
         await self._producer.send_and_wait(self._dlq, payload, key=record.key, headers=headers)
+
+    async def record_refusal(
+        self, payload: bytes, reason: str, record: ConsumerRecord[bytes, bytes]
+    ) -> None:
+        """The refused payload and its reason to the ``rejections`` table."""
         async with self._sessions.begin() as session:
             await save_rejection(
                 session, f"kafka:{record.topic}", reason, payload, datetime.now(UTC)

@@ -141,7 +141,8 @@ class RejectionRecord(Base):
     __tablename__ = "rejections"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(300))
+    """``http``, ``cli``, or ``kafka:<topic>`` (Kafka topic names run to 249 characters)."""
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime]

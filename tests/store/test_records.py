@@ -118,3 +118,16 @@ async def test_rejections_are_kept_with_reason_and_bytes(
 
         row = (await session.scalars(select(RejectionRecord))).one()
         assert (row.reason, row.payload) == ("syntax: not JSON", b"\xff\xfe")
+
+
+async def test_a_rejection_from_a_long_kafka_topic_is_kept(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    channel = f"kafka:{'t' * 249}"  # Kafka's longest topic name
+    async with sessions.begin() as session:
+        await records.save_rejection(session, channel, "syntax: not JSON", b"x", NOW)
+    async with sessions() as session:
+        from store.models import RejectionRecord
+
+        row = (await session.scalars(select(RejectionRecord))).one()
+        assert row.channel == channel
