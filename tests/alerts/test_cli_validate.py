@@ -109,3 +109,17 @@ def test_a_directory_is_rejected_not_crashed_on(app: typer.Typer, tmp_path: Path
     result = runner.invoke(app, ["validate", str(tmp_path)])
     assert result.exit_code == 1
     assert "cannot read the file" in result.output
+
+
+def test_area_names_come_from_the_plan(app: typer.Typer, tmp_path: Path) -> None:
+    river = tmp_path / "river.json"
+    river.write_bytes(json_payload(hazard="tide", areas=["黄浦江"]))
+    result = runner.invoke(app, ["validate", str(river)])
+    assert result.exit_code == 0, result.output
+    assert "tide blue citywide -> live" in result.output
+
+
+def test_an_invalid_plan_is_exit_2(app: typer.Typer, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--plan", str(tmp_path), str(tmp_path / "x.json")])
+    assert result.exit_code == 2
+    assert "cannot use the plan" in result.output
