@@ -25,7 +25,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.types import OPEN_STATES, AgencyEvent, TaskChange, TaskInput, TaskResult
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_TIMEOUT = timedelta(seconds=10)
+"""Per attempt. Every activity here takes well under a second, and a worker that dies mid-attempt
+(SIGKILL, OOM, a lost host) is only noticed when this runs out: at 30 s an escalation caught by
+a crash went out half a minute late (see ``workflows/response.py``)."""
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
