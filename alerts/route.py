@@ -11,15 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from alerts.model import Alert, Route
 from plans.model import Plan
 from workflows.response import ResponseWorkflow
+from workflows.search import DRILL, REGION
 from workflows.types import ResponseInput
-
-REGION = SearchAttributeKey.for_keyword("TidegateRegion")
-DRILL = SearchAttributeKey.for_bool("TidegateDrill")
 
 
 @dataclass(frozen=True)

@@ -24,31 +24,29 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
 from devstack import _proc
 from devstack.errors import DevstackError, ServiceStartError, ToolMissingError
+from workflows import search
 
 if TYPE_CHECKING:
     from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SEARCH_ATTRIBUTES: Mapping[str, str] = {
-    "TidegateRegion": "Keyword",
-    "TidegateHazards": "KeywordList",
-    "TidegateResponseLevel": "Keyword",
-    "TidegateDrill": "Bool",
-}
-"""Custom search attributes tidegate's workflows set, name -> ``start-dev`` type."""
+SEARCH_ATTRIBUTE_KEYS: tuple[SearchAttributeKey[Any], ...] = search.KEYS
+"""tidegate's search attributes as typed SDK keys, for ``WorkflowEnvironment.start_local``."""
 
-SEARCH_ATTRIBUTE_KEYS: tuple[SearchAttributeKey[Any], ...] = (
-    SearchAttributeKey.for_keyword("TidegateRegion"),
-    SearchAttributeKey.for_keyword_list("TidegateHazards"),
-    SearchAttributeKey.for_keyword("TidegateResponseLevel"),
-    SearchAttributeKey.for_bool("TidegateDrill"),
-)
-"""The same attributes as typed SDK keys, for ``WorkflowEnvironment.start_local``."""
+_START_DEV_TYPES = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+}
+SEARCH_ATTRIBUTES: Mapping[str, str] = {
+    key.name: _START_DEV_TYPES[key.indexed_value_type] for key in search.KEYS
+}
+"""The same attributes as ``start-dev --search-attribute`` name -> type."""
 
 
 def find_temporal(name: str = "temporal") -> str | None:

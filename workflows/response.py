@@ -34,8 +34,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from alerts.model import Alert
     from alerts.rules import Outcome
-    from plans.model import Notice, Plan, Task
+    from plans.model import Notice, Plan, ResponseLevel, Task
     from plans.rules import diff, respond
+    from workflows.search import HAZARDS, REGION, RESPONSE_LEVEL
     from workflows.task import TaskWorkflow
     from workflows.types import (
         OPEN_STATES,
@@ -319,6 +320,24 @@ class ResponseWorkflow:
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
+        )
+        self._show_in_visibility(levels)
+
+    def _show_in_visibility(self, levels: dict[str, ResponseLevel]) -> None:
+        """Keep the highest level and the hazards in force searchable in the Web UI.
+
+        Only where the starter set ``TidegateRegion``: that is the sign the namespace has
+        tidegate's search attributes (an unregistered one would fail the workflow task).
+        """
+        if workflow.info().typed_search_attributes.get(REGION) is None:
+            return
+        highest = max(levels.values(), key=lambda level: level.rank, default=None)
+        hazards = sorted({str(w.hazard) for w in self._s.ledger.active()})
+        workflow.upsert_search_attributes(
+            [
+                RESPONSE_LEVEL.value_set(str(highest) if highest else "none"),
+                HAZARDS.value_set(hazards),
+            ]
         )
 
     def _should_continue_as_new(self) -> bool:
