@@ -118,6 +118,7 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)  # group joins are not news
     try:
         settings = load_settings()
     except ConfigError as exc:
