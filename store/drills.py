@@ -90,9 +90,17 @@ async def drill_rows(session: AsyncSession, response_id: str) -> DrillRows:
     )
 
 
-async def end_drill(
-    session: AsyncSession, response_id: str, at: datetime, **detail: Any
-) -> None:
+async def open_task_ids(
+    session: AsyncSession, response_id: str, open_states: Sequence[str]
+) -> list[str]:
+    """Ids of the response's tasks still in one of ``open_states``."""
+    query = select(TaskRecord.id).where(
+        TaskRecord.response_id == response_id, TaskRecord.state.in_(open_states)
+    )
+    return list((await session.scalars(query.order_by(TaskRecord.id))).all())
+
+
+async def end_drill(session: AsyncSession, response_id: str, at: datetime, **detail: Any) -> None:
     """Mark a drill's response closed when the drill stops it (once per response)."""
     await session.execute(
         update(ResponseRecord)

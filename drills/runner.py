@@ -1,0 +1,472 @@
+"""Run a drill: replay a storm's warnings through the real intake, plans and workflows.
+
+``--fast`` (:func:`run_fast`) starts Temporal's time-skipping test server in this process and
+runs the production worker wiring (``worker.build_worker`` with the real database and Kafka)
+against it, so a three-day storm replays in seconds of wall time. ``--speed N``
+(:func:`run_speed`) uses the configured services and the running worker, N storm minutes per
+real minute, with every plan timer divided by N.
+
+Either way the drill has a region of its own (``<region>-<storm>-<run id>``), hence its own
+workflow id ``drill-<region>-<storm>-<run id>``, writes only to ``tidegate.drill.*`` topics
+(the response runs as a drill because every alert has status ``exercise``), and leaves live
+responses alone. Its data is selected afterwards by its response id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from activities.messaging import MessagingActivities, Topics
+from activities.records import RecordActivities
+from alerts.intake import parse_alert
+from alerts.route import response_workflow_id, submit
+from alerts.rules import AlertLedger
+from config.settings import Settings
+from devstack.temporal import SEARCH_ATTRIBUTES, require_temporal
+from devstack.topics import ensure_topics
+from drills.agencies import Profiles, load_profiles
+from drills.clock import Agenda, Clock, RealClock, Timebase
+from drills.desk import Desk, KafkaResponder, Responder, SignalResponder
+from drills.mapping import DrillScript, Step, map_timeline
+from drills.skipping import VirtualClock
+from drills.timeline import Timeline
+from plans.loader import load_plan
+from plans.model import Plan
+from plans.rules import respond
+from store.db import create_engine, session_maker
+from store.drills import drill_response, end_drill, open_task_ids
+from store.plans import PlanLibrary
+from worker import build_worker, connect_temporal, start_producer
+from workflows.response import ResponseWorkflow
+from workflows.types import OPEN_STATES
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+log = logging.getLogger("tidegate.drill")
+
+_INDEX_TYPES = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+}
+
+
+@dataclass(frozen=True)
+class DrillOptions:
+    """How to run a drill."""
+
+    fast: bool = True
+    """Time-skipping (``--fast``); otherwise real time divided by ``speed``."""
+    speed: float = 1.0
+    """Storm minutes per real minute (``--speed N``); ignored by ``--fast``."""
+    seed: int = 0
+    plan_path: Path | None = None
+    """The plan to run (default: the configured plan)."""
+    profiles: Profiles | None = None
+    """Simulated agencies (default: ``drills/agencies.yaml``)."""
+    cooldown_minutes: int = 360
+    """Storm minutes after the last entry before the drill lifts whatever is still in force."""
+    tail_minutes: int = 360
+    """Storm minutes after that during which agencies may still answer; then the drill stops."""
+    settle_seconds: float = 30.0
+    """``--fast``: how long (wall time) to wait for a warning's dispatch to reach the desk."""
+
+    @property
+    def time_scale(self) -> float:
+        """What every plan duration is divided by."""
+        return 1.0 if self.fast else self.speed
+
+
+@dataclass
+class SentWarning:
+    """One warning the drill sent, with when (service time) and what the plan expected."""
+
+    step: Step
+    sent_at: datetime
+    expected_levels: dict[str, str]
+
+
+@dataclass
+class DrillRun:
+    """What a drill did; :mod:`drills.results` turns it and the database rows into figures."""
+
+    script: DrillScript
+    plan: Plan
+    options: DrillOptions
+    region: str
+    workflow_id: str
+    timebase: Timebase
+    response_id: str = ""
+    sent: list[SentWarning] = field(default_factory=list)
+    stopped_at: datetime | None = None
+    """Service time at which the drill stopped."""
+    wall_seconds: float = 0.0
+    anomalies: list[str] = field(default_factory=list)
+    """Things that did not go as the plan said (e.g. a dispatch that never arrived)."""
+    answers: dict[str, int] = field(default_factory=dict)
+    silent_tasks: int = 0
+    refused_answers: int = 0
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (also in every alert id)."""
+        return self.script.run_id
+
+
+@dataclass
+class Progress:
+    """What the progress display shows; the runner updates it as the drill goes."""
+
+    storm_now: datetime | None = None
+    levels: dict[str, str] = field(default_factory=dict)
+    warnings_sent: int = 0
+    warnings_total: int = 0
+    tasks: int = 0
+    acknowledged: int = 0
+    completed: int = 0
+    silent: int = 0
+    phase: str = "starting"
+
+
+Observer = Callable[[Progress], None]
+
+
+def new_run(
+    timeline: Timeline, settings: Settings, options: DrillOptions, service_start: datetime
+) -> DrillRun:
+    """Map the timeline and name the drill's region and workflow."""
+    plan = load_plan(options.plan_path or settings.plan_path)
+    run_id = uuid.uuid4().hex[:8]
+    script = map_timeline(timeline, plan, run_id)
+    region = f"{settings.region}-{timeline.slug}-{run_id}"
+    speed = 1.0 if options.fast else options.speed
+    return DrillRun(
+        script=script,
+        plan=plan,
+        options=options,
+        region=region,
+        workflow_id=response_workflow_id(region, drill=True),
+        timebase=Timebase(timeline.start, service_start, speed),
+    )
+
+
+async def register_search_attributes(client: Client) -> None:
+    """The test server starts without tidegate's search attributes; intake sets two of them.
+
+    Registering them again (a test server shared between drills) is harmless.
+    """
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=client.namespace, search_attributes={name: _INDEX_TYPES[kind]}
+                )
+            )
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.ALREADY_EXISTS:
+                raise
+
+
+@asynccontextmanager
+async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server from the venv (never downloaded)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=require_temporal("temporal-test-server"),
+        test_server_startup_timeout=timedelta(seconds=60),
+    )
+    try:
+        await register_search_attributes(env.client)
+        yield env
+    finally:
+        await env.shutdown()
+
+
+async def run_fast(
+    timeline: Timeline,
+    settings: Settings,
+    options: DrillOptions,
+    *,
+    env: WorkflowEnvironment | None = None,
+    observe: Observer | None = None,
+) -> DrillRun:
+    """Replay ``timeline`` on the time-skipping server with the production worker wiring.
+
+    Args:
+        timeline: The storm.
+        settings: Database and Kafka to use (the Temporal address is not used).
+        options: Seed, plan, agencies and timing.
+        env: A running time-skipping environment to use (tests share one); by default the
+            drill starts its own and shuts it down afterwards.
+        observe: Called with the progress after each step.
+    """
+    async with AsyncExitStack() as stack:
+        if env is None:
+            env = await stack.enter_async_context(time_skipping())
+        else:
+            await register_search_attributes(env.client)
+        clock = VirtualClock(env)
+        run = new_run(timeline, settings, options, await clock.now())
+        drill_settings = settings.model_copy(update={"task_queue": f"drill-{run.run_id}"})
+        engine = create_engine(settings.db_url)
+        stack.push_async_callback(engine.dispose)
+        sessions = session_maker(engine)
+        producer = await start_producer(settings)
+        stack.push_async_callback(producer.stop)
+        topics = Topics(settings.topic_prefix, settings.drill_topic_prefix)
+        worker = build_worker(
+            drill_settings,
+            env.client,
+            RecordActivities(sessions),
+            MessagingActivities(producer, PlanLibrary(sessions, run.plan), topics),
+        )
+        await stack.enter_async_context(worker)
+        clock.leaks.watch(run.workflow_id)
+        driver = _Driver(run, drill_settings, env.client, clock, SignalResponder(env.client))
+        driver.on_closing = clock.leaks.task_closing
+        await driver.drive(stack, observe)
+        await _finish(run, env.client, sessions, await clock.now())
+        return run
+
+
+async def run_speed(
+    timeline: Timeline,
+    settings: Settings,
+    options: DrillOptions,
+    *,
+    observe: Observer | None = None,
+) -> DrillRun:
+    """Replay ``timeline`` on the configured services, ``options.speed`` times real time.
+
+    The worker (``make run``) must be running: it executes the drill's workflows and turns the
+    simulated agencies' answers on ``tidegate.drill.tasks.events`` into signals.
+    """
+    async with AsyncExitStack() as stack:
+        client = await connect_temporal(settings)
+        clock = RealClock()
+        run = new_run(timeline, settings, options, await clock.now() + timedelta(seconds=1))
+        engine = create_engine(settings.db_url)
+        stack.push_async_callback(engine.dispose)
+        producer = await start_producer(settings)
+        stack.push_async_callback(producer.stop)
+        responder = KafkaResponder(producer, settings.topic("tasks.events", drill=True))
+        driver = _Driver(run, settings, client, clock, responder)
+        await driver.drive(stack, observe)
+        await _finish(run, client, session_maker(engine), await clock.now())
+        return run
+
+
+def send_time(storm: datetime) -> datetime:
+    """When a warning of storm time ``storm`` is sent: a few seconds after it.
+
+    The offset differs from one storm minute to the next (1 to 50 seconds), so a stand-down
+    signal never reaches a task in the instant one of its timers fires: those are a whole
+    number of minutes after an earlier warning, and Temporal's time-skipping test server wedges
+    a workflow when the two meet ("invalid history builder state for action").
+    """
+    minute = int(storm.timestamp() // 60)
+    return storm + timedelta(seconds=1 + (minute * 7) % 50)
+
+
+class _Driver:
+    """Puts the storm on the agenda and runs it."""
+
+    def __init__(
+        self,
+        run: DrillRun,
+        settings: Settings,
+        client: Client,
+        clock: Clock,
+        responder: Responder,
+    ) -> None:
+        self.run = run
+        self.settings = settings
+        self.client = client
+        self.clock = clock
+        self.responder = responder
+        self.agenda = Agenda(clock, on_tick=self._tick)
+        self.ledger = AlertLedger()
+        self.progress = Progress(warnings_total=len(run.script.steps))
+        self.desk: Desk | None = None
+        self.observe: Observer | None = None
+        self.on_closing: Callable[[str], None] | None = None
+
+    async def drive(self, stack: AsyncExitStack, observe: Observer | None) -> None:
+        run, settings = self.run, self.settings
+        self.observe = observe
+        started = time.monotonic()
+        agencies = [agency.id for agency in run.plan.agencies]
+        task_topics = [settings.topic(f"tasks.{a}", drill=True) for a in agencies]
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            {t: settings.topic_partitions for t in task_topics}
+            | {settings.topic("tasks.events", drill=True): settings.topic_partitions},
+        )
+        self.desk = await stack.enter_async_context(
+            Desk(
+                bootstrap=settings.kafka_bootstrap,
+                partitions=await self._partitions(task_topics),
+                response_prefix=f"{run.workflow_id}-",
+                profiles=run.options.profiles or load_profiles(),
+                seed=run.options.seed,
+                agenda=self.agenda,
+                timebase=run.timebase,
+                responder=self.responder,
+                on_closing=self.on_closing,
+            )
+        )
+        timebase, options = run.timebase, run.options
+        for step in run.script.steps:
+            self.agenda.at(timebase.service(send_time(step.at)), self._sender(step))
+        closing_at = run.script.timeline.end + timedelta(minutes=options.cooldown_minutes)
+        for step in run.script.closing:
+            self.agenda.at(
+                timebase.service(send_time(closing_at)), self._sender(step, closing=True)
+            )
+        stop = timebase.service(closing_at + timedelta(minutes=options.tail_minutes))
+        self.progress.phase = "replaying"
+        await self.agenda.run(until=stop)
+        run.stopped_at = await self.clock.now()
+        run.wall_seconds = time.monotonic() - started
+        stats = self.desk.stats
+        run.answers = dict(stats.answers)
+        run.silent_tasks = len(stats.silent)
+        run.refused_answers = stats.refused
+        self._report_progress("stopping")
+
+    async def _partitions(self, topics: list[str]) -> list[TopicPartition]:
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap)
+        await producer.start()
+        try:
+            return [
+                TopicPartition(topic, number)
+                for topic in topics
+                for number in sorted(await producer.partitions_for(topic))
+            ]
+        finally:
+            await producer.stop()
+
+    def _sender(self, step: Step, *, closing: bool = False) -> Callable[[], Any]:
+        async def send() -> None:
+            await self._send(step, closing)
+
+        return send
+
+    async def _send(self, step: Step, closing: bool) -> None:
+        run = self.run
+        sent_at = await self.clock.now()
+        alert = parse_alert(
+            json.dumps(step.document(sent_at)).encode(), max_bytes=self.settings.max_alert_bytes
+        )
+        await submit(
+            self.client,
+            self.settings.task_queue,
+            run.region,
+            run.plan,
+            alert,
+            time_scale=run.options.time_scale,
+        )
+        self.ledger.accept(alert, sent_at)
+        expected = respond(self.ledger.active(), run.plan)
+        levels = {area: str(level) for area, level in expected.levels.items()}
+        run.sent.append(SentWarning(step, sent_at, levels))
+        self.progress.warnings_sent += 0 if closing else 1
+        self.progress.levels = levels
+        if run.options.fast:
+            await self._settle(levels, {t.id for t in expected.tasks})
+        self._report_progress("closing" if closing else "replaying")
+
+    async def _settle(self, levels: dict[str, str], tasks: set[str]) -> None:
+        """Wait until the response shows the plan's levels and the desk has its tasks.
+
+        Virtual time must not skip past an agency's answer before the agency knows its task,
+        so each warning's dispatch is complete before the drill moves on.
+        """
+        assert self.desk is not None
+        handle = self.client.get_workflow_handle(self.run.workflow_id)
+        deadline = time.monotonic() + self.run.options.settle_seconds
+        while True:
+            try:
+                status = await handle.query(ResponseWorkflow.status)
+            except RPCError:
+                status = None
+            if status is not None:
+                self.run.response_id = status.response_id
+                tracked = {view.task_id for view in status.tasks}
+                plan_ids = {task_id.split("/", 1)[1] for task_id in tracked}
+                if status.levels == levels and tasks <= plan_ids and self.desk.seen(tracked):
+                    return
+            if time.monotonic() > deadline:
+                self.run.anomalies.append(
+                    f"after {len(self.run.sent)} warning(s) the response did not reach the "
+                    f"plan's levels {levels} and tasks within {self.run.options.settle_seconds:g}s"
+                )
+                return
+            await asyncio.sleep(0.02)
+
+    def _tick(self, moment: datetime) -> None:
+        self.progress.storm_now = self.run.timebase.storm(moment)
+        if self.desk is not None:
+            self._report_progress(self.progress.phase)
+
+    def _report_progress(self, phase: str) -> None:
+        assert self.desk is not None
+        stats = self.desk.stats
+        progress = self.progress
+        progress.phase = phase
+        progress.tasks = len(stats.tasks)
+        progress.acknowledged = stats.answers["acknowledge"]
+        progress.completed = stats.answers["complete"]
+        progress.silent = len(stats.silent)
+        if self.observe is not None:
+            self.observe(progress)
+
+
+async def _finish(
+    run: DrillRun, client: Client, sessions: async_sessionmaker[AsyncSession], now: datetime
+) -> None:
+    """Stop whatever of the drill still runs and mark its response closed.
+
+    Tasks nobody completed (a silent agency, a task the plan keeps after a stand-down) would
+    otherwise wait forever; the report shows them as open at the end of the drill.
+    """
+    async with sessions() as session:
+        response = await drill_response(session, run.region)
+        if response is None:
+            run.anomalies.append("the drill's response never started")
+            return
+        run.response_id = response.id
+        still_open = await open_task_ids(session, response.id, OPEN_STATES)
+    handles = [client.get_workflow_handle(f"task:{task_id}") for task_id in still_open]
+    handles.append(client.get_workflow_handle(run.workflow_id))
+    for start in range(0, len(handles), 50):
+        await asyncio.gather(*(_terminate(h) for h in handles[start : start + 50]))
+    async with sessions.begin() as session:
+        await end_drill(session, response.id, now, open_tasks=len(still_open), run_id=run.run_id)
+
+
+async def _terminate(handle: Any) -> None:
+    """Terminate a workflow if it is still running."""
+    try:
+        description = await handle.describe()
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            await handle.terminate("drill over")
+    except RPCError:
+        pass
