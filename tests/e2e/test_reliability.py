@@ -37,6 +37,9 @@ from alerts.intake import parse_alert
 from alerts.model import Alert, Kind, Status
 from alerts.route import response_workflow_id, submit
 from config.settings import Settings
+from devstack._proc import free_ports
+from devstack.kafka import KafkaBroker
+from devstack.temporal import TemporalDevServer
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, StandDown, Task
 from plans.rules import respond
@@ -200,7 +203,8 @@ def check_escalations(
             if esc is None:
                 # Not fired: only acceptable if the task was stood down before it was due
                 # (or the step is not due yet, allowing for lateness).
-                deadline = due + timedelta(seconds=allowed_lateness(due, outages))
+                # (+5 s: the row is written after the message went out)
+                deadline = due + timedelta(seconds=allowed_lateness(due, outages) + 5)
                 if (ended is None or ended > due) and deadline < now:
                     problems.append(f"{row.id} step {index} due {due:%T.%f} never fired")
                 continue
@@ -215,13 +219,15 @@ def check_escalations(
     return problems
 
 
-def lateness_of(tasks: Sequence[TaskRecord], escalations: Sequence[Any]) -> list[float]:
+def lateness_of(
+    tasks: Sequence[TaskRecord], escalations: Sequence[Any], plan_tasks: dict[str, Task]
+) -> list[float]:
     """Seconds between each escalation's due time and when it fired."""
     by_id = {t.id: t for t in tasks}
     out = []
     for esc in escalations:
         row = by_id[esc.task_id]
-        step = PLAN_TASKS[row.plan_task_id].escalation[int(esc.key.rsplit("#esc", 1)[1])]
+        step = plan_tasks[row.plan_task_id].escalation[int(esc.key.rsplit("#esc", 1)[1])]
         due = utc(row.issued_at) + timedelta(minutes=step.after_minutes) / TIME_SCALE
         out.append((utc(esc.at) - due).total_seconds())
     return out or [0.0]
@@ -342,6 +348,11 @@ KILLS = 4
 SEED = int(os.environ.get("TIDEGATE_RELIABILITY_SEED", "20261126"))
 PLAN_TASKS = {t.id: t for t in required((m.hazard, m.level, m.area) for m in STORM)}
 """Every task any message of the storm could make due (levels only add tasks)."""
+PLAN_BY_ID = {
+    t.id: t
+    for t in respond([ActiveWarning(h, Level.RED, ("citywide",)) for h in Hazard], PLAN).tasks
+}
+"""Every task the plan has (the red citywide response includes every district's)."""
 
 
 async def test_sigkill_during_a_storm_loses_nothing_and_duplicates_nothing(
@@ -454,7 +465,7 @@ async def test_sigkill_during_a_storm_loses_nothing_and_duplicates_nothing(
             datetime.now(UTC),
         )
         duplicates = len([m for m in messages if m["type"] == "task"]) - len(sent_tasks)
-        lateness = sorted(lateness_of(tasks, escalations))
+        lateness = sorted(lateness_of(tasks, escalations, PLAN_TASKS))
         print(
             f"storm (seed {SEED}): {worker.starts} worker starts, {len(tasks)} tasks, "
             f"{len(escalations)} escalations (late by p50 {lateness[len(lateness) // 2]:.2f}s, "
@@ -474,3 +485,185 @@ def _utc_row(row: TaskRecord) -> TaskRecord:
 def _utc_esc(row: Any) -> Any:
     row.at = utc(row.at)
     return row
+
+
+# -- (b) Kafka down for 30 s in the middle of dispatch --------------------------------------------
+OUTAGE_S = 30.0
+
+
+async def test_kafka_down_30s_mid_dispatch_then_everything_is_delivered(
+    rel_settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    kafka_broker: KafkaBroker,
+    tmp_path: Path,
+) -> None:
+    settings = on_dev_server(rel_settings, temporal_env)
+    client = temporal_env.client
+    await prepare(settings)
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    await worker.start(client)
+    script = (
+        Msg("b1", Kind.ALERT, Hazard.RAINSTORM, Level.BLUE, "pudong"),
+        Msg("b2", Kind.UPDATE, Hazard.RAINSTORM, Level.ORANGE, "pudong", ("b1",)),
+        Msg("b3", Kind.ALERT, Hazard.WIND, Level.YELLOW, "baoshan"),
+    )
+    final = [(Hazard.RAINSTORM, Level.ORANGE, "pudong"), (Hazard.WIND, Level.YELLOW, "baoshan")]
+    want = required(final)
+    sent = datetime.now(UTC)
+    task_ids: list[str] = []
+    try:
+        await submit(
+            client,
+            settings.task_queue,
+            settings.region,
+            PLAN,
+            build(script[0], sent),
+            time_scale=TIME_SCALE,
+        )
+        stopped = time.monotonic()
+        await asyncio.to_thread(kafka_broker.stop)  # the first dispatch is on its way
+        for i, msg in enumerate(script[1:], start=1):
+            await submit(
+                client,
+                settings.task_queue,
+                settings.region,
+                PLAN,
+                build(msg, sent + timedelta(seconds=i)),
+            )
+        await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))
+        # Meanwhile the rows were written (rows before messages) and nothing was lost.
+        _, tasks, _ = await rows(settings.db_url, settings.region)
+        assert worker.alive(), "the worker must ride out a Kafka outage"
+        await asyncio.to_thread(kafka_broker.start, fresh=False)
+        back = time.monotonic()
+        response_id = tasks[0].response_id if tasks else ""
+
+        async def delivered() -> list[dict[str, Any]]:
+            messages = await drain(settings, task_topics(settings), response_id)
+            ids = {m["task_id"] for m in messages if m["type"] == "task"}
+            return messages if len(ids) >= len(want) else []
+
+        messages = await eventually(delivered, within=60)
+        took = time.monotonic() - back
+        _, tasks, escalations = await rows(settings.db_url, settings.region)
+        task_ids = [t.id for t in tasks]
+        sent_ids = [m["task_id"] for m in messages if m["type"] == "task"]
+        print(
+            f"kafka outage: {len(tasks)} tasks recorded before/while down; all on Kafka "
+            f"{took:.1f}s after the broker was back; {len(sent_ids) - len(set(sent_ids))} "
+            f"duplicate messages; worker alive: {worker.alive()}"
+        )
+        assert {f"{response_id}/{t.id}" for t in want} == set(sent_ids) == set(task_ids)
+        # Escalations are published before they are recorded: every row has its message.
+        esc_topic = settings.topic("escalations")
+        esc_messages = await drain(settings, [esc_topic], response_id)
+        assert {e.key for e in escalations} <= {m["escalation_id"] for m in esc_messages}
+        assert worker.alive()
+    finally:
+        await worker.stop()
+        await terminate_all(client, response_workflow_id(settings.region, False), task_ids)
+
+
+# -- (c) the Temporal dev server restarted from its database file ---------------------------------
+async def test_temporal_restart_from_its_database_file_and_the_response_carries_on(
+    rel_settings: Settings, tmp_path: Path
+) -> None:
+    port, ui_port = free_ports(2)
+    server = TemporalDevServer(
+        port=port,
+        ui_port=ui_port,
+        db_file=tmp_path / "temporal.db",
+        log_file=tmp_path / "temporal" / "temporal.log",
+        headless=True,
+    )
+    settings = rel_settings.model_copy(update={"temporal_address": server.address})
+    await asyncio.to_thread(server.start)
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    task_ids: list[str] = []
+    try:
+        client = await Client.connect(server.address)
+        await prepare(settings)
+        await worker.start(client)
+        issue = Msg("t1", Kind.ALERT, Hazard.RAINSTORM, Level.BLUE, "pudong")
+        cancel = Msg("t2", Kind.CANCEL, Hazard.RAINSTORM, Level.BLUE, "pudong", ("t1",))
+        want = required([(issue.hazard, issue.level, issue.area)])
+        sent = datetime.now(UTC)
+        await submit(
+            client,
+            settings.task_queue,
+            settings.region,
+            PLAN,
+            build(issue, sent),
+            time_scale=TIME_SCALE,
+        )
+
+        async def dispatched() -> list[TaskRecord]:
+            tasks = (await rows(settings.db_url, settings.region))[1]
+            return tasks if len(tasks) == len(want) else []
+
+        tasks = await eventually(dispatched, within=30)
+        task_ids = [t.id for t in tasks]
+        # Down before the first escalation is due, back after it: the timer must survive.
+        down = datetime.now(UTC)
+        await asyncio.to_thread(server.stop)
+        await asyncio.sleep(2.0)
+        await asyncio.to_thread(server.start)
+        up = datetime.now(UTC)
+        assert worker.alive(), "the worker must ride out a Temporal restart"
+        first_due = min(
+            utc(t.issued_at)
+            + timedelta(minutes=PLAN_BY_ID[t.plan_task_id].escalation[0].after_minutes) / TIME_SCALE
+            for t in tasks
+        )
+        print(
+            f"temporal restart: down {(up - down).total_seconds():.1f}s, first escalation "
+            f"due {(first_due - down).total_seconds():.1f}s after the stop"
+        )
+
+        async def escalated() -> bool:
+            _, _, escalations = await rows(settings.db_url, settings.region)
+            return {e.task_id for e in escalations if e.key.endswith("#esc0")} == set(task_ids)
+
+        assert await eventually(escalated, within=60), "escalations stopped after the restart"
+        # A later cancel is applied: every task that should stand down does.
+        client = await Client.connect(server.address)
+        await submit(
+            client,
+            settings.task_queue,
+            settings.region,
+            PLAN,
+            build(cancel, sent + timedelta(seconds=1)),
+        )
+        stand = {
+            f"{tasks[0].response_id}/{t.id}"
+            for t in want
+            if t.on_stand_down is StandDown.STAND_DOWN
+        }
+
+        async def stood_down() -> bool:
+            now_rows = (await rows(settings.db_url, settings.region))[1]
+            return {t.id for t in now_rows if t.state == "stood_down"} == stand
+
+        assert await eventually(stood_down, within=60)
+        _, tasks, escalations = await rows(settings.db_url, settings.region)
+        problems = check_escalations(
+            [_utc_row(t) for t in tasks],
+            [_utc_esc(e) for e in escalations],
+            PLAN_BY_ID,
+            [Outage(down, up)],
+            lambda row: None if row.state != "stood_down" else utc(row.updated_at),
+            datetime.now(UTC),
+        )
+        lateness = sorted(lateness_of(tasks, escalations, PLAN_BY_ID))
+        print(f"temporal restart: escalations late by max {lateness[-1]:.1f}s")
+        assert not problems, "\n".join(problems)
+        status = await client.get_workflow_handle(
+            response_workflow_id(settings.region, False)
+        ).query(ResponseWorkflow.status)
+        assert status.active_warnings == [] and status.levels == {}
+    finally:
+        await worker.stop()
+        with contextlib.suppress(Exception):
+            client = await Client.connect(server.address)
+            await terminate_all(client, response_workflow_id(settings.region, False), task_ids)
+        await asyncio.to_thread(server.stop)
