@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plans.model import Plan
-from store.db import insert_ignore
+from store.db import insert_ignore, insert_ignore_many
 from store.models import (
     AuditRecord,
     EscalationRecord,
@@ -137,20 +137,24 @@ async def save_warning(
 
 
 async def save_tasks(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Create task rows that do not exist yet; existing rows keep their state."""
-    for row in rows:
-        if await insert_ignore(session, TaskRecord, row):
-            await insert_ignore(
-                session,
-                TaskEventRecord,
-                {
-                    "key": f"{row['id']}#0",
-                    "task_id": row["id"],
-                    "kind": "dispatched",
-                    "detail": {"deadline_at": row["deadline_at"].isoformat()},
-                    "at": row["issued_at"],
-                },
-            )
+    """Create task rows that do not exist yet; existing rows keep their state.
+
+    Each new row gets its ``dispatched`` event; both go in as multi-row inserts.
+    """
+    added = await insert_ignore_many(session, TaskRecord, rows, "id")
+    events = [
+        {
+            "key": f"{row['id']}#0",
+            "task_id": row["id"],
+            "kind": "dispatched",
+            "detail": {"deadline_at": row["deadline_at"].isoformat()},
+            "at": row["issued_at"],
+        }
+        for row in rows
+        if row["id"] in added
+    ]
+    if events:
+        await insert_ignore_many(session, TaskEventRecord, events, "key")
 
 
 async def save_transition(

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store import records
-from store.db import create_engine, session_maker
+from store.db import BULK_ROWS, create_engine, session_maker
 from store.migrate import upgrade_async
 from store.models import AuditRecord, EscalationRecord, TaskEventRecord, TaskRecord
 from store.queries import overview
@@ -61,6 +61,27 @@ async def test_tasks_are_recorded_once_however_often_the_activity_retries(
     async with sessions() as session:
         assert await _count(session, TaskRecord) == 2
         assert await _count(session, TaskEventRecord) == 2
+
+
+async def test_a_storm_of_tasks_goes_in_as_bulk_inserts_and_keeps_existing_states(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """More rows than one statement takes; a retry mixing old and new rows adds only the new."""
+    ids = [f"resp-1/t{i}@pudong" for i in range(BULK_ROWS + 20)]
+    first = [_task_row(task_id) for task_id in ids]
+    async with sessions.begin() as session:
+        await records.save_tasks(session, first[:300])
+    async with sessions.begin() as session:
+        await records.save_transition(session, ids[0], 1, "acknowledged", "ack", NOW, {})
+    for _ in range(2):
+        async with sessions.begin() as session:
+            await records.save_tasks(session, first)
+    async with sessions() as session:
+        assert await _count(session, TaskRecord) == len(first)
+        events = await session.scalars(select(TaskEventRecord.key))
+        assert sorted(events) == sorted([f"{i}#0" for i in ids] + [f"{ids[0]}#1"])
+        kept = await session.get(TaskRecord, ids[0])
+        assert kept is not None and kept.state == "acknowledged"
 
 
 async def test_transitions_and_escalations_are_idempotent(
