@@ -26,6 +26,7 @@ from config.settings import Settings, load_settings
 from plans.loader import load_plan
 from store.db import create_engine, session_maker
 from store.plans import PlanLibrary
+from workflows.converter import DATA_CONVERTER
 from workflows.response import ResponseWorkflow
 from workflows.task import TaskWorkflow
 
@@ -36,7 +37,9 @@ async def connect_temporal(settings: Settings) -> Client:
     """Connect to Temporal; an unreachable server is a ConfigError saying what to do."""
     try:
         return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=DATA_CONVERTER,
         )
     except Exception as exc:
         raise ConfigError(
