@@ -51,29 +51,23 @@ async def insert_ignore(
     return bool(getattr(result, "rowcount", 0))
 
 
-BULK_ROWS = 500
-"""Rows per multi-row INSERT: far below SQLite's (32766) and asyncpg's (32767) bound-parameter
-limits for tables of a few dozen columns."""
-
-
 async def insert_ignore_many(
     session: AsyncSession, model: type[DeclarativeBase], rows: Sequence[Mapping[str, Any]], key: str
 ) -> set[Any]:
-    """Insert the rows whose ``key`` column is new, in a few statements; returns those keys.
+    """Insert the rows whose ``key`` column is new; returns those keys.
 
-    One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING key`` per :data:`BULK_ROWS`
-    rows instead of one round trip per row (a citywide red storm dispatches 500+ tasks).
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING key`` executed for all rows at once:
+    SQLAlchemy's "insertmanyvalues" sends them as a few multi-row statements from one cached
+    compilation (a citywide red storm dispatches 500+ tasks; one round trip per row took
+    ~250 ms, a freshly compiled 500-row VALUES clause ~90 ms, this ~12 ms on SQLite).
     """
+    if not rows:
+        return set()
     table = model.__table__
     assert isinstance(table, Table)
-    added: set[Any] = set()
-    for start in range(0, len(rows), BULK_ROWS):
-        chunk = [dict(row) for row in rows[start : start + BULK_ROWS]]
-        stmt = (
-            _insert(session, table).values(chunk).on_conflict_do_nothing().returning(table.c[key])
-        )
-        added.update((await session.execute(stmt)).scalars())
-    return added
+    stmt = _insert(session, table).on_conflict_do_nothing().returning(table.c[key])
+    result = await session.execute(stmt, [dict(row) for row in rows])
+    return set(result.scalars())
 
 
 async def upsert(

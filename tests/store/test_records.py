@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store import records
-from store.db import BULK_ROWS, create_engine, session_maker
+from store.db import create_engine, session_maker
 from store.migrate import upgrade_async
 from store.models import AuditRecord, EscalationRecord, TaskEventRecord, TaskRecord
 from store.queries import overview
@@ -66,8 +66,8 @@ async def test_tasks_are_recorded_once_however_often_the_activity_retries(
 async def test_a_storm_of_tasks_goes_in_as_bulk_inserts_and_keeps_existing_states(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    """More rows than one statement takes; a retry mixing old and new rows adds only the new."""
-    ids = [f"resp-1/t{i}@pudong" for i in range(BULK_ROWS + 20)]
+    """More rows than one batch takes; a retry mixing old and new rows adds only the new."""
+    ids = [f"resp-1/t{i}@pudong" for i in range(1200)]
     first = [_task_row(task_id) for task_id in ids]
     async with sessions.begin() as session:
         await records.save_tasks(session, first[:300])
