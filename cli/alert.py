@@ -153,7 +153,11 @@ def cancel(
         finally:
             await engine.dispose()
 
-    found = asyncio.run(lookup())
+    try:
+        found = asyncio.run(lookup())
+    except Exception as exc:  # no traceback for a database that is down
+        typer.echo(f"ERROR cannot look up {reference!r}: {exc.__class__.__name__}", err=True)
+        raise typer.Exit(1) from None
     if found is None:
         request = {"kind": "cancel", "references": [reference], "exercise": exercise}
         _reject(

@@ -93,6 +93,10 @@ def test_a_refusal_is_still_printed_when_the_database_is_unreachable(settings: S
     assert "REJECT level:" in out.stderr
     assert "rejection not recorded" in out.stderr
     assert "Traceback" not in out.stderr
+    cancel = tidegate(dead, "alert", "cancel", "SH-1")
+    assert cancel.returncode == 1
+    assert "ERROR cannot look up 'SH-1'" in cancel.stderr
+    assert "Traceback" not in cancel.stderr
 
 
 async def _have(s: Settings, *ids: str) -> dict[str, WarningRecord] | None:
