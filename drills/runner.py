@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
+from sqlalchemy import event
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -45,20 +46,20 @@ from drills.agencies import Profiles, load_profiles
 from drills.clock import Agenda, Clock, RealClock, Timebase
 from drills.desk import Desk, KafkaResponder, Responder, SignalResponder
 from drills.mapping import DrillScript, Step, map_timeline
+from drills.results import DrillResult, RunFacts, build_result
 from drills.skipping import VirtualClock
 from drills.timeline import Timeline
 from plans.loader import load_plan
 from plans.model import Plan
 from plans.rules import respond
 from store.db import create_engine, session_maker
-from store.drills import drill_response, end_drill, open_task_ids
+from store.drills import drill_responses, drill_rows, drill_state, end_drill, open_task_ids
 from store.plans import PlanLibrary
 from worker import build_worker, connect_temporal, start_producer
-from workflows.response import ResponseWorkflow
 from workflows.types import OPEN_STATES
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 log = logging.getLogger("tidegate.drill")
 
@@ -114,7 +115,8 @@ class DrillRun:
     region: str
     workflow_id: str
     timebase: Timebase
-    response_id: str = ""
+    response_ids: list[str] = field(default_factory=list)
+    """The drill's responses (one, unless the storm fell quiet and warned again)."""
     sent: list[SentWarning] = field(default_factory=list)
     stopped_at: datetime | None = None
     """Service time at which the drill stopped."""
@@ -185,6 +187,28 @@ async def register_search_attributes(client: Client) -> None:
                 raise
 
 
+def drill_engine(url: str) -> AsyncEngine:
+    """The database engine of a ``--fast`` drill's in-process worker.
+
+    On SQLite the database is switched to write-ahead logging (a lasting, safe property of the
+    file: readers no longer block the writer) and the drill's own connections skip the fsync
+    at each commit (``synchronous=NORMAL``; a power cut may lose the last drill rows, never
+    corrupt the file). A replayed storm writes a few thousand rows in seconds; with an fsync
+    each, SQLite alone took longer than the whole 60-second budget.
+    """
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 @asynccontextmanager
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     """Temporal's time-skipping test server from the venv (never downloaded)."""
@@ -217,6 +241,7 @@ async def run_fast(
             drill starts its own and shuts it down afterwards.
         observe: Called with the progress after each step.
     """
+    started = time.monotonic()
     async with AsyncExitStack() as stack:
         if env is None:
             env = await stack.enter_async_context(time_skipping())
@@ -225,7 +250,7 @@ async def run_fast(
         clock = VirtualClock(env)
         run = new_run(timeline, settings, options, await clock.now())
         drill_settings = settings.model_copy(update={"task_queue": f"drill-{run.run_id}"})
-        engine = create_engine(settings.db_url)
+        engine = drill_engine(settings.db_url)
         stack.push_async_callback(engine.dispose)
         sessions = session_maker(engine)
         producer = await start_producer(settings)
@@ -241,9 +266,11 @@ async def run_fast(
         clock.leaks.watch(run.workflow_id)
         driver = _Driver(run, drill_settings, env.client, clock, SignalResponder(env.client))
         driver.on_closing = clock.leaks.task_closing
+        driver.sessions = sessions
         await driver.drive(stack, observe)
         await _finish(run, env.client, sessions, await clock.now())
-        return run
+    run.wall_seconds = time.monotonic() - started
+    return run
 
 
 async def run_speed(
@@ -258,6 +285,7 @@ async def run_speed(
     The worker (``make run``) must be running: it executes the drill's workflows and turns the
     simulated agencies' answers on ``tidegate.drill.tasks.events`` into signals.
     """
+    started = time.monotonic()
     async with AsyncExitStack() as stack:
         client = await connect_temporal(settings)
         clock = RealClock()
@@ -270,19 +298,21 @@ async def run_speed(
         driver = _Driver(run, settings, client, clock, responder)
         await driver.drive(stack, observe)
         await _finish(run, client, session_maker(engine), await clock.now())
-        return run
+    run.wall_seconds = time.monotonic() - started
+    return run
 
 
-def send_time(storm: datetime) -> datetime:
-    """When a warning of storm time ``storm`` is sent: a few seconds after it.
+def send_offsets(moments: list[datetime]) -> dict[datetime, timedelta]:
+    """How long after its storm time each distinct instant's warnings are sent.
 
-    The offset differs from one storm minute to the next (1 to 50 seconds), so a stand-down
-    signal never reaches a task in the instant one of its timers fires: those are a whole
-    number of minutes after an earlier warning, and Temporal's time-skipping test server wedges
-    a workflow when the two meet ("invalid history builder state for action").
+    Instants in turn get 2, 6, 10 ... 54 seconds (then again from 2), so a stand-down sent at
+    one warning seldom reaches a task in the very instant one of its timers fires: the timers
+    are a whole number of minutes after an earlier warning, that warning was sent at another
+    offset, and Temporal's time-skipping test server wedges a workflow when a signal meets a
+    firing timer ("invalid history builder state for action").
     """
-    minute = int(storm.timestamp() // 60)
-    return storm + timedelta(seconds=1 + (minute * 7) % 50)
+    distinct = sorted(set(moments))
+    return {moment: timedelta(seconds=2 + 4 * (i % 14)) for i, moment in enumerate(distinct)}
 
 
 class _Driver:
@@ -307,11 +337,11 @@ class _Driver:
         self.desk: Desk | None = None
         self.observe: Observer | None = None
         self.on_closing: Callable[[str], None] | None = None
+        self.sessions: async_sessionmaker[AsyncSession] | None = None
 
     async def drive(self, stack: AsyncExitStack, observe: Observer | None) -> None:
         run, settings = self.run, self.settings
         self.observe = observe
-        started = time.monotonic()
         agencies = [agency.id for agency in run.plan.agencies]
         task_topics = [settings.topic(f"tasks.{a}", drill=True) for a in agencies]
         await ensure_topics(
@@ -333,18 +363,17 @@ class _Driver:
             )
         )
         timebase, options = run.timebase, run.options
-        for step in run.script.steps:
-            self.agenda.at(timebase.service(send_time(step.at)), self._sender(step))
         closing_at = run.script.timeline.end + timedelta(minutes=options.cooldown_minutes)
+        offsets = send_offsets([step.at for step in run.script.steps] + [closing_at])
+        for step in run.script.steps:
+            self.agenda.at(timebase.service(step.at + offsets[step.at]), self._sender(step))
         for step in run.script.closing:
-            self.agenda.at(
-                timebase.service(send_time(closing_at)), self._sender(step, closing=True)
-            )
+            moment = timebase.service(closing_at + offsets[closing_at])
+            self.agenda.at(moment, self._sender(step, closing=True))
         stop = timebase.service(closing_at + timedelta(minutes=options.tail_minutes))
         self.progress.phase = "replaying"
         await self.agenda.run(until=stop)
         run.stopped_at = await self.clock.now()
-        run.wall_seconds = time.monotonic() - started
         stats = self.desk.stats
         run.answers = dict(stats.answers)
         run.silent_tasks = len(stats.silent)
@@ -394,25 +423,21 @@ class _Driver:
         self._report_progress("closing" if closing else "replaying")
 
     async def _settle(self, levels: dict[str, str], tasks: set[str]) -> None:
-        """Wait until the response shows the plan's levels and the desk has its tasks.
+        """Wait until the response has the plan's levels and tasks and the desk has them too.
 
         Virtual time must not skip past an agency's answer before the agency knows its task,
-        so each warning's dispatch is complete before the drill moves on.
+        so each warning's dispatch is complete before the drill moves on. The database is
+        asked rather than the workflow: a query replays nothing but costs a workflow task on
+        a response holding hundreds of tasks, many times per warning.
         """
-        assert self.desk is not None
-        handle = self.client.get_workflow_handle(self.run.workflow_id)
+        assert self.desk is not None and self.sessions is not None
         deadline = time.monotonic() + self.run.options.settle_seconds
         while True:
-            try:
-                status = await handle.query(ResponseWorkflow.status)
-            except RPCError:
-                status = None
-            if status is not None:
-                self.run.response_id = status.response_id
-                tracked = {view.task_id for view in status.tasks}
-                plan_ids = {task_id.split("/", 1)[1] for task_id in tracked}
-                if status.levels == levels and tasks <= plan_ids and self.desk.seen(tracked):
-                    return
+            async with self.sessions() as session:
+                recorded_levels, recorded = await drill_state(session, self.run.region)
+            plan_ids = {task_id.split("/", 1)[1] for task_id in recorded}
+            if recorded_levels == levels and tasks <= plan_ids and self.desk.seen(recorded):
+                return
             if time.monotonic() > deadline:
                 self.run.anomalies.append(
                     f"after {len(self.run.sent)} warning(s) the response did not reach the "
@@ -442,24 +467,29 @@ class _Driver:
 async def _finish(
     run: DrillRun, client: Client, sessions: async_sessionmaker[AsyncSession], now: datetime
 ) -> None:
-    """Stop whatever of the drill still runs and mark its response closed.
+    """Stop whatever of the drill still runs and mark its responses closed.
 
     Tasks nobody completed (a silent agency, a task the plan keeps after a stand-down) would
     otherwise wait forever; the report shows them as open at the end of the drill.
     """
     async with sessions() as session:
-        response = await drill_response(session, run.region)
-        if response is None:
-            run.anomalies.append("the drill's response never started")
-            return
-        run.response_id = response.id
-        still_open = await open_task_ids(session, response.id, OPEN_STATES)
-    handles = [client.get_workflow_handle(f"task:{task_id}") for task_id in still_open]
+        responses = await drill_responses(session, run.region)
+        still_open = {r.id: await open_task_ids(session, r.id, OPEN_STATES) for r in responses}
+    if not responses:
+        run.anomalies.append("the drill's response never started")
+        return
+    run.response_ids = [r.id for r in responses]
+    handles = [
+        client.get_workflow_handle(f"task:{task_id}")
+        for ids in still_open.values()
+        for task_id in ids
+    ]
     handles.append(client.get_workflow_handle(run.workflow_id))
     for start in range(0, len(handles), 50):
         await asyncio.gather(*(_terminate(h) for h in handles[start : start + 50]))
     async with sessions.begin() as session:
-        await end_drill(session, response.id, now, open_tasks=len(still_open), run_id=run.run_id)
+        for response_id, ids in still_open.items():
+            await end_drill(session, response_id, now, open_tasks=len(ids), run_id=run.run_id)
 
 
 async def _terminate(handle: Any) -> None:
@@ -470,3 +500,25 @@ async def _terminate(handle: Any) -> None:
             await handle.terminate("drill over")
     except RPCError:
         pass
+
+
+async def result_of(run: DrillRun, settings: Settings) -> DrillResult:
+    """The drill's figures, from the rows its responses wrote."""
+    engine = create_engine(settings.db_url)
+    try:
+        async with session_maker(engine)() as session:
+            rows = [await drill_rows(session, response_id) for response_id in run.response_ids]
+    finally:
+        await engine.dispose()
+    facts = RunFacts(
+        script=run.script,
+        plan=run.plan,
+        timebase=run.timebase,
+        mode="fast" if run.options.fast else "speed",
+        seed=run.options.seed,
+        wall_seconds=run.wall_seconds,
+        stopped_at=run.stopped_at or run.timebase.service_start,
+        sent=tuple((sent.step, sent.sent_at) for sent in run.sent),
+        anomalies=tuple(run.anomalies),
+    )
+    return build_result(facts, rows)

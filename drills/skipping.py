@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import datetime, timedelta
 
 from temporalio.api.enums.v1 import EventType
@@ -37,6 +38,12 @@ POLL_SECONDS = 0.25
 """How often a slow sleep looks again."""
 SLEEP_RPC_TIMEOUT = timedelta(minutes=10)
 """A sleep may legitimately wait for a lot of work; the SDK's default RPC timeout is 30 s."""
+STALL_SECONDS = 90.0
+"""A sleep that takes longer (wall time) means the server stopped advancing: give up."""
+
+
+class StalledError(RuntimeError):
+    """Virtual time stopped moving and no leaked lock explains it."""
 
 
 class LeakCompensator:
@@ -138,6 +145,23 @@ class LeakCompensator:
                 self._reported.add(completed.workflow_execution.workflow_id)
         return previous
 
+    async def wedged(self) -> list[str]:
+        """Task workflows whose last event is a started workflow task (a stuck completion)."""
+        found = []
+        for child in sorted(self._seen_children()):
+            try:
+                events = [
+                    e async for e in self._client.get_workflow_handle(child).fetch_history_events()
+                ]
+            except RPCError:
+                continue
+            if events and events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                found.append(child)
+        return found
+
+    def _seen_children(self) -> set[str]:
+        return set(self._parent_run) | self._candidates
+
 
 async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
     try:
@@ -174,12 +198,15 @@ class VirtualClock:
                 request, timeout=SLEEP_RPC_TIMEOUT
             )
         )
+        started = time.monotonic()
         try:
             poll = FIRST_POLL_SECONDS
             while not sleep.done():
                 await asyncio.wait({sleep}, timeout=poll)
                 if not sleep.done():
                     await self.leaks.check()
+                    if time.monotonic() - started > STALL_SECONDS:
+                        raise StalledError(await self._diagnose(moment))
                 poll = POLL_SECONDS
             sleep.result()
         finally:
@@ -187,3 +214,12 @@ class VirtualClock:
                 sleep.cancel()
                 with contextlib.suppress(asyncio.CancelledError, RPCError):
                     await sleep
+
+    async def _diagnose(self, moment: datetime) -> str:
+        """Why a sleep stalled, as far as the server's histories tell."""
+        wedged = await self.leaks.wedged()
+        where = f"; workflow tasks never completed in {', '.join(wedged[:5])}" if wedged else ""
+        return (
+            f"the time-skipping test server stopped advancing before {moment.isoformat()} "
+            f"({STALL_SECONDS:g}s without progress){where}"
+        )

@@ -45,10 +45,25 @@ def utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def drill_response(session: AsyncSession, region: str) -> ResponseRecord | None:
-    """The response a drill's region started (each drill has a region of its own)."""
+async def drill_responses(session: AsyncSession, region: str) -> list[ResponseRecord]:
+    """The responses a drill's region started, oldest first (each drill has its own region).
+
+    Usually one; a storm whose warnings all end while every task is closed, and which then
+    warns again, gets a second response, as a live region would.
+    """
     query = select(ResponseRecord).where(ResponseRecord.region == region)
-    return (await session.scalars(query.order_by(ResponseRecord.started_at))).first()
+    return list((await session.scalars(query.order_by(ResponseRecord.started_at))).all())
+
+
+async def drill_state(session: AsyncSession, region: str) -> tuple[dict[str, str], set[str]]:
+    """The newest response of a drill's region: its levels and the ids of its tasks."""
+    responses = await drill_responses(session, region)
+    if not responses:
+        return {}, set()
+    latest = responses[-1]
+    await session.refresh(latest)
+    ids = await session.scalars(select(TaskRecord.id).where(TaskRecord.response_id == latest.id))
+    return {str(a): str(v) for a, v in latest.levels.items()}, set(ids.all())
 
 
 async def drill_rows(session: AsyncSession, response_id: str) -> DrillRows:

@@ -1,0 +1,556 @@
+"""The figures of one drill, from what its responses recorded; pure functions over rows.
+
+Every time is converted to **storm time** (what the historical clock said), so a drill run with
+``--fast`` (virtual time) or ``--speed N`` (N storm minutes per real minute) reads like the storm
+itself; latencies are in storm minutes, i.e. the plan's own minutes.
+
+The historical comparison (``docs/drills.md``): for each headquarters level change in the
+timeline (area, time, level), tidegate's level in that area is looked up:
+
+* **agreement**: tidegate reached the same level within ``TOLERANCE_MINUTES`` of the HQ;
+* **early**: tidegate was already at that level more than the tolerance before;
+* **late**: tidegate reached it more than the tolerance after (before the HQ's next change);
+* **missing**: tidegate was never at that level between the HQ's change and its next one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts.intake import parse_alert
+from alerts.rules import AlertLedger
+from drills.clock import Timebase
+from drills.mapping import DrillScript, HistoricalLevel, Step
+from plans.model import Plan
+from plans.rules import area_order, assess
+from store.drills import DrillRows, utc
+
+TOLERANCE_MINUTES = 30
+"""How far apart tidegate's and the HQ's level changes may be and still agree."""
+NONE = "none"
+"""How levels are written when an area has no response."""
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    """An area's response level from ``at`` on (``none``: no response)."""
+
+    at: datetime
+    area: str
+    level: str
+
+
+@dataclass(frozen=True)
+class WarningSent:
+    """A warning the drill sent, with what intake decided and what was in force after it."""
+
+    at: datetime
+    """Storm time of the timeline entry (or the closing time)."""
+    alert_id: str
+    kind: str
+    hazard: str
+    level: str
+    areas: tuple[str, ...]
+    decision: str
+    """The response's ledger decision (``apply``, ``duplicate``...), as recorded."""
+    source: str
+    """The timeline entry it comes from, or ``closing``."""
+    note: str
+    in_force: dict[str, dict[str, str]]
+    """After it: area -> hazard -> colour of every warning in force."""
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """Latency percentiles in storm minutes (``None`` without samples)."""
+
+    n: int
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class AgencyFigures:
+    """One agency's tasks in the drill."""
+
+    agency: str
+    dispatched: int
+    acknowledged: int
+    completed: int
+    declined: int
+    stood_down: int
+    open_at_end: int
+    escalations: int
+    deadlines_missed: int
+    acknowledge: Percentiles
+    complete: Percentiles
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """tidegate beside one headquarters level change."""
+
+    at: datetime
+    area: str
+    historical: str
+    verdict: str
+    """``agreement``, ``early``, ``late`` or ``missing``."""
+    tidegate_at: datetime | None
+    """When tidegate reached that level (``None`` if it did not)."""
+    lag_minutes: float | None
+    """``tidegate_at - at`` in minutes: negative is early."""
+    tidegate_level: str
+    """tidegate's level in the area at ``at``."""
+    source: str
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    """Everything the after-action report and ``--json`` show."""
+
+    storm: str
+    name: str
+    name_zh: str
+    run_id: str
+    response_ids: tuple[str, ...]
+    mode: str
+    speed: float
+    seed: int
+    plan: str
+    wall_seconds: float
+    storm_start: datetime
+    storm_end: datetime
+    drill_end: datetime
+    """Storm time at which the drill stopped (end + cool-down + tail)."""
+    warnings: tuple[WarningSent, ...]
+    warnings_replayed: int
+    closing_cancellations: int
+    skipped: tuple[tuple[str, str], ...]
+    """(entry, reason) for what was not replayed."""
+    levels: tuple[LevelChange, ...]
+    tasks_dispatched: int
+    agencies: tuple[AgencyFigures, ...]
+    acknowledge: Percentiles
+    complete: Percentiles
+    escalations: int
+    escalations_by_kind: dict[str, int]
+    deadlines_missed: int
+    open_at_end: int
+    historical: tuple[HistoricalLevel, ...]
+    comparison: tuple[Comparison, ...]
+    comparison_counts: dict[str, int]
+    events: tuple[dict[str, Any], ...]
+    """Every timeline entry, timed and untimed, for the report."""
+    anomalies: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def areas(self) -> list[str]:
+        """Areas that ever responded or had an HQ level, ``citywide`` first."""
+        found = {c.area for c in self.levels} | {h.area for h in self.historical}
+        return sorted(found, key=area_order)
+
+    def level_at(self, area: str, moment: datetime) -> str:
+        """tidegate's level in ``area`` at ``moment`` (changes at ``moment`` included)."""
+        return _level_at(_series(self.levels, area), moment)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` object (see ``docs/drills.md``)."""
+        return {
+            "storm": self.storm,
+            "name": self.name,
+            "run_id": self.run_id,
+            "response_ids": list(self.response_ids),
+            "mode": self.mode,
+            "speed": self.speed,
+            "seed": self.seed,
+            "plan": self.plan,
+            "wall_seconds": round(self.wall_seconds, 2),
+            "storm_start": self.storm_start.isoformat(),
+            "storm_end": self.storm_end.isoformat(),
+            "drill_end": self.drill_end.isoformat(),
+            "warnings_replayed": self.warnings_replayed,
+            "closing_cancellations": self.closing_cancellations,
+            "warnings_skipped": [{"entry": e, "reason": r} for e, r in self.skipped],
+            "tasks_dispatched": self.tasks_dispatched,
+            "tasks_by_agency": {a.agency: a.dispatched for a in self.agencies},
+            "escalations": self.escalations,
+            "escalations_by_kind": self.escalations_by_kind,
+            "deadlines_missed": self.deadlines_missed,
+            "open_at_end": self.open_at_end,
+            "latency_minutes": {
+                "acknowledge": asdict(self.acknowledge),
+                "complete": asdict(self.complete),
+            },
+            "levels": [
+                {"at": c.at.isoformat(), "area": c.area, "level": c.level} for c in self.levels
+            ],
+            "historical_comparison": {
+                "tolerance_minutes": TOLERANCE_MINUTES,
+                "counts": self.comparison_counts,
+                "entries": [
+                    {
+                        "at": c.at.isoformat(),
+                        "area": c.area,
+                        "historical": c.historical,
+                        "verdict": c.verdict,
+                        "tidegate_at": c.tidegate_at.isoformat() if c.tidegate_at else None,
+                        "lag_minutes": c.lag_minutes,
+                        "tidegate_level": c.tidegate_level,
+                        "source": c.source,
+                    }
+                    for c in self.comparison
+                ],
+            },
+            "agencies": [asdict(a) for a in self.agencies],
+            "anomalies": list(self.anomalies),
+            **self.extra,
+        }
+
+    def dumps(self) -> str:
+        """The ``--json`` object as one line of text."""
+        return json.dumps(self.to_json(), ensure_ascii=False, sort_keys=False)
+
+
+# --- building --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the runner knows about a finished drill, besides the database rows."""
+
+    script: DrillScript
+    plan: Plan
+    timebase: Timebase
+    mode: str
+    seed: int
+    wall_seconds: float
+    stopped_at: datetime
+    """Service time at which the drill stopped."""
+    sent: tuple[tuple[Step, datetime], ...]
+    """Each warning sent with its service time, in order."""
+    anomalies: tuple[str, ...] = ()
+
+
+def build_result(facts: RunFacts, rows: Sequence[DrillRows]) -> DrillResult:
+    """Turn a drill's database rows into its figures.
+
+    Args:
+        facts: The drill as the runner saw it.
+        rows: Every response of the drill's region, oldest first.
+
+    Returns:
+        The figures, every time in storm time.
+    """
+    timebase, script = facts.timebase, facts.script
+    storm = timebase.storm
+    levels = _levels(rows, storm)
+    decisions = {w.id: w.decision for r in rows for w in r.warnings}
+    warnings = _warnings(facts, decisions)
+    tasks = [t for r in rows for t in r.tasks]
+    events = [e for r in rows for e in r.events]
+    escalations = [e for r in rows for e in r.escalations]
+    figures = _agencies(tasks, events, escalations, timebase)
+    all_ack = _percentiles(_latencies(tasks, events, "acknowledge", timebase))
+    all_done = _percentiles(_latencies(tasks, events, "complete", timebase))
+    comparison = compare_history(script.historical, levels, storm(facts.stopped_at))
+    timeline = script.timeline
+    return DrillResult(
+        storm=timeline.slug,
+        name=timeline.name,
+        name_zh=timeline.name_zh,
+        run_id=script.run_id,
+        response_ids=tuple(r.response.id for r in rows if r.response is not None),
+        mode=facts.mode,
+        speed=timebase.speed,
+        seed=facts.seed,
+        plan=f"{facts.plan.plan_id}@{facts.plan.version}",
+        wall_seconds=facts.wall_seconds,
+        storm_start=timeline.start,
+        storm_end=timeline.end,
+        drill_end=storm(facts.stopped_at),
+        warnings=tuple(warnings),
+        warnings_replayed=sum(1 for w in warnings if w.source != "closing"),
+        closing_cancellations=sum(1 for w in warnings if w.source == "closing"),
+        skipped=tuple((s.event.label, s.reason) for s in script.skipped),
+        levels=tuple(levels),
+        tasks_dispatched=len(tasks),
+        agencies=tuple(figures),
+        acknowledge=all_ack,
+        complete=all_done,
+        escalations=len(escalations),
+        escalations_by_kind=dict(sorted(Counter(e.kind for e in escalations).items())),
+        deadlines_missed=sum(1 for e in events if e.kind == "deadline_missed"),
+        open_at_end=sum(a.open_at_end for a in figures),
+        historical=script.historical,
+        comparison=tuple(comparison),
+        comparison_counts=_counts(comparison),
+        events=tuple(_timeline_rows(script)),
+        anomalies=facts.anomalies,
+        sources=timeline.sources,
+        notes=timeline.notes,
+    )
+
+
+def _levels(rows: Sequence[DrillRows], storm: Any) -> list[LevelChange]:
+    """Per-area level changes from the ``levels_changed`` audit rows, in time order."""
+    changes: list[LevelChange] = []
+    current: dict[str, str] = {}
+    for response in rows:
+        for audit in response.levels:
+            at = storm(utc(audit.at))
+            after = {str(a): str(v) for a, v in dict(audit.detail.get("levels", {})).items()}
+            for area in sorted(set(current) | set(after), key=area_order):
+                before_level, after_level = current.get(area, NONE), after.get(area, NONE)
+                if before_level != after_level:
+                    changes.append(LevelChange(at, area, after_level))
+            current = after
+    return changes
+
+
+def _warnings(facts: RunFacts, decisions: dict[str, str]) -> list[WarningSent]:
+    """The warnings sent, with the warnings in force per area after each."""
+    ledger = AlertLedger()
+    out: list[WarningSent] = []
+    closing_ids = {s.alert_id for s in facts.script.closing}
+    for step, sent_at in facts.sent:
+        alert = parse_alert(json.dumps(step.document(sent_at)).encode())
+        ledger.accept(alert, sent_at)
+        in_force = {
+            area: {str(h.hazard): str(h.level) for h in assessment.hazards}
+            for area, assessment in assess(ledger.active(), facts.plan).items()
+        }
+        closing = step.alert_id in closing_ids
+        out.append(
+            WarningSent(
+                at=step.at if not closing else facts.timebase.storm(sent_at),
+                alert_id=step.alert_id,
+                kind=step.kind,
+                hazard=str(step.hazard),
+                level=step.level,
+                areas=step.areas,
+                decision=decisions.get(step.alert_id, "not recorded"),
+                source="closing" if closing or step.event is None else step.event.label,
+                note=step.note,
+                in_force=in_force,
+            )
+        )
+    return out
+
+
+def _agencies(
+    tasks: Sequence[Any], events: Sequence[Any], escalations: Sequence[Any], timebase: Timebase
+) -> list[AgencyFigures]:
+    by_task: dict[str, list[Any]] = defaultdict(list)
+    for event in events:
+        by_task[event.task_id].append(event)
+    escalated = Counter(e.task_id for e in escalations)
+    out = []
+    for agency in sorted({t.agency for t in tasks}):
+        mine = [t for t in tasks if t.agency == agency]
+        kinds = [Counter(e.kind for e in by_task[t.id]) for t in mine]
+        out.append(
+            AgencyFigures(
+                agency=agency,
+                dispatched=len(mine),
+                acknowledged=sum(1 for k in kinds if k["acknowledge"]),
+                completed=sum(1 for t in mine if t.state == "completed"),
+                declined=sum(1 for t in mine if t.state == "declined"),
+                stood_down=sum(1 for t in mine if t.state == "stood_down"),
+                open_at_end=sum(1 for t in mine if t.state not in _CLOSED),
+                escalations=sum(escalated[t.id] for t in mine),
+                deadlines_missed=sum(k["deadline_missed"] for k in kinds),
+                acknowledge=_percentiles(_latencies(mine, events, "acknowledge", timebase)),
+                complete=_percentiles(_latencies(mine, events, "complete", timebase)),
+            )
+        )
+    return out
+
+
+_CLOSED = ("completed", "declined", "stood_down")
+
+
+def _latencies(
+    tasks: Iterable[Any], events: Sequence[Any], kind: str, timebase: Timebase
+) -> list[float]:
+    """Storm minutes from dispatch to the first ``kind`` event of each task that has one."""
+    issued = {t.id: utc(t.issued_at) for t in tasks}
+    seen: set[str] = set()
+    out = []
+    for event in events:
+        if event.kind != kind or event.task_id not in issued or event.task_id in seen:
+            continue
+        seen.add(event.task_id)
+        service_minutes = (utc(event.at) - issued[event.task_id]).total_seconds() / 60
+        out.append(round(service_minutes * timebase.speed, 1))
+    return out
+
+
+def _percentiles(values: Sequence[float]) -> Percentiles:
+    if not values:
+        return Percentiles(0, None, None, None, None)
+    ordered = sorted(values)
+    return Percentiles(
+        n=len(ordered),
+        p50=_quantile(ordered, 0.5),
+        p90=_quantile(ordered, 0.9),
+        p99=_quantile(ordered, 0.99),
+        max=ordered[-1],
+    )
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    value = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return round(value, 1)
+
+
+# --- the historical comparison ---------------------------------------------------------------
+
+
+def _series(levels: Iterable[LevelChange], area: str) -> list[tuple[datetime, str]]:
+    """tidegate's level changes in one area, in time order."""
+    return [(c.at, c.level) for c in levels if c.area == area]
+
+
+def _level_at(series: Sequence[tuple[datetime, str]], moment: datetime) -> str:
+    level = NONE
+    for at, value in series:
+        if at > moment:
+            break
+        level = value
+    return level
+
+
+def _stretches(series: Sequence[tuple[datetime, str]]) -> list[tuple[datetime | None, str]]:
+    """(start, level) of each stretch at one level; the first starts at ``None`` (always)."""
+    out: list[tuple[datetime | None, str]] = [(None, NONE)]
+    for at, value in series:
+        if value != out[-1][1]:
+            out.append((at, value))
+    return out
+
+
+def compare_history(
+    historical: Sequence[HistoricalLevel], levels: Sequence[LevelChange], drill_end: datetime
+) -> list[Comparison]:
+    """Put tidegate's level beside each headquarters change (rules in the module docstring).
+
+    Args:
+        historical: The HQ's level changes, in time order.
+        levels: tidegate's level changes, in time order.
+        drill_end: When the drill stopped (storm time); nothing after it is known.
+
+    Returns:
+        One comparison per HQ change.
+    """
+    tolerance = timedelta(minutes=TOLERANCE_MINUTES)
+    out = []
+    for index, entry in enumerate(historical):
+        series = _series(levels, entry.area)
+        wanted = entry.level or NONE
+        later = [h.at for h in historical[index + 1 :] if h.area == entry.area and h.at > entry.at]
+        until = min(later, default=drill_end)
+        stretches = _stretches(series)
+        current = [s for s in stretches if s[0] is None or s[0] <= entry.at][-1]
+        reached: datetime | None = None
+        if current[1] == wanted:
+            reached = current[0]
+            early = reached is None or entry.at - reached > tolerance
+            verdict = "early" if early else "agreement"
+        else:
+            reached = next(
+                (
+                    at
+                    for at, level in stretches
+                    if at and entry.at < at <= until and level == wanted
+                ),
+                None,
+            )
+            if reached is None:
+                verdict = "missing"
+            else:
+                verdict = "agreement" if reached - entry.at <= tolerance else "late"
+        lag = None if reached is None else round((reached - entry.at).total_seconds() / 60, 1)
+        out.append(
+            Comparison(
+                at=entry.at,
+                area=entry.area,
+                historical=wanted,
+                verdict=verdict,
+                tidegate_at=reached,
+                lag_minutes=lag,
+                tidegate_level=current[1],
+                source=entry.event.label,
+            )
+        )
+    return out
+
+
+def _counts(comparison: Sequence[Comparison]) -> dict[str, int]:
+    counts = Counter(c.verdict for c in comparison)
+    return {verdict: counts[verdict] for verdict in ("agreement", "early", "late", "missing")}
+
+
+def _timeline_rows(script: DrillScript) -> list[dict[str, Any]]:
+    """Every entry of the timeline, for the report's storm table."""
+    skipped: dict[int, list[str]] = defaultdict(list)
+    for skip in script.skipped:
+        skipped[skip.event.index].append(skip.reason)
+    sent = {s.event.index: s for s in script.steps if s.event is not None}
+    rows: list[dict[str, Any]] = []
+    for event in script.timeline.events:
+        step = sent.get(event.index)
+        if step is not None:
+            replay = f"{step.kind} {step.hazard} {step.level} ({', '.join(step.areas)})"
+            if step.note:
+                replay += f"; {step.note}"
+        elif event.kind.value == "response":
+            replay = "historical HQ level (compared, not replayed)"
+        elif skipped.get(event.index):
+            replay = "skipped: " + "; ".join(skipped[event.index])
+        else:
+            replay = "for the record"
+        if step is not None and skipped.get(event.index):
+            replay += "; " + "; ".join(skipped[event.index])
+        rows.append(
+            {
+                "at": event.at,
+                "kind": str(event.kind),
+                "what": " ".join(
+                    str(x) for x in (event.hazard, event.action, event.level) if x is not None
+                ),
+                "areas": ", ".join(event.areas),
+                "confidence": str(event.confidence) if event.confidence else "",
+                "replay": replay,
+                "note": event.note,
+            }
+        )
+    for untimed in script.timeline.untimed_events:
+        rows.append(
+            {
+                "at": None,
+                "date": untimed.date.isoformat(),
+                "kind": str(untimed.kind),
+                "what": " ".join(
+                    str(x) for x in (untimed.hazard, untimed.action, untimed.level) if x is not None
+                ),
+                "areas": ", ".join(untimed.areas),
+                "confidence": "",
+                "replay": "untimed: for the record only",
+                "note": untimed.note,
+            }
+        )
+    return rows
