@@ -23,6 +23,7 @@ from alerts.agency_events import AgencyEventConsumer
 from alerts.consumer import AlertConsumer
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
+from drills.schedule import DrillScheduler
 from plans.loader import load_plan
 from store.db import create_engine, session_maker
 from store.plans import PlanLibrary
@@ -111,6 +112,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             AgencyEventConsumer(settings, client, sessions, producer, drill=True),
         ):
             await stack.enter_async_context(consumer)
+        await stack.enter_async_context(DrillScheduler(settings))
         log.info("tidegate worker running on task queue %r", settings.task_queue)
         await stop.wait()
         log.info("stopping")

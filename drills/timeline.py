@@ -319,14 +319,13 @@ class _Reader:
         areas = tuple(record.texts("areas"))
         action, level = _action_level(record, kind)
         if kind is EventKind.WARNING or kind is EventKind.RESPONSE:
-            final = "cancel" if kind is EventKind.WARNING else "end"
+            final = "cancels" if kind is EventKind.WARNING else "ends"
             needed = ["action", "areas"] + (["hazard"] if kind is EventKind.WARNING else [])
-            if record.text("action") != final:
-                needed.append("level")
             for key in needed:
                 if key not in record:
-                    what = f"a {kind}" if key != "level" else f"a {kind} that is not a {final}"
-                    field.fail(f"{what} needs {key!r}")
+                    field.fail(f"a {kind} needs {key!r}")
+            if "level" not in record and record.text("action") not in ("cancel", "end"):
+                field.fail(f"a {kind} needs 'level' unless it {final}")
         if at is None or kind is None:
             return None
         return Event(

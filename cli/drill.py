@@ -1,0 +1,310 @@
+"""``tidegate drill``: replay historical storms as drills, compare plans, schedule drills.
+
+``run`` replays a storm through the real intake, plans and workflows, isolated from live
+traffic (``docs/drills.md``); ``compare`` shows what two plan versions would have done for the
+same storm (no services); ``schedule`` keeps recurring drills in the database for the worker;
+``storms`` lists the bundled timelines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
+
+from config.settings import Settings, load_settings
+from drills import schedule as scheduling
+from drills.agencies import ProfilesError, load_profiles
+from drills.compare import StormComparison, compare_storm
+from drills.report import highest_level, write_report
+from drills.results import DrillResult
+from drills.runner import DrillOptions, Progress, result_of, run_fast, run_speed
+from drills.skipping import StalledError
+from drills.timeline import Timeline, TimelineError, bundled_storms, load_timeline
+from plans.errors import PlanError
+from plans.loader import load_plan
+
+app = typer.Typer(
+    help="Replay historical storms as drills; compare plans; schedule drills.",
+    no_args_is_help=True,
+)
+
+STORM = typer.Argument(..., help="A bundled storm (e.g. in-fa, 2024-bebinca) or a timeline file.")
+
+
+def _timeline(storm: str) -> Timeline:
+    try:
+        return load_timeline(storm)
+    except TimelineError as exc:
+        typer.echo(f"tidegate: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def run(
+    storm: str = STORM,
+    speed: float | None = typer.Option(
+        None, "--speed", min=1.0, help="Replay N times faster than real time on the live services."
+    ),
+    fast: bool = typer.Option(
+        False, "--fast", help="As fast as possible on a time-skipping server (the default)."
+    ),
+    report: Path | None = typer.Option(
+        None, "--report", help="Write the after-action report here."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same agency behaviour."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    plan: Path | None = typer.Option(None, "--plan", help="Plan to run (default: configured)."),
+    agencies: Path | None = typer.Option(None, "--agencies", help="Agency profiles YAML."),
+    cooldown_hours: float = typer.Option(
+        6.0, "--cooldown-hours", min=0.0, help="Storm hours after the last entry before lifting."
+    ),
+    tail_hours: float = typer.Option(
+        6.0, "--tail-hours", min=0.0, help="Storm hours after lifting while agencies may answer."
+    ),
+) -> None:
+    """Replay STORM as a drill: exercise warnings, simulated agencies, an after-action report."""
+    if speed is not None and fast:
+        typer.echo("tidegate: choose --speed N or --fast, not both", err=True)
+        raise typer.Exit(2)
+    timeline = _timeline(storm)
+    try:
+        profiles = load_profiles(agencies) if agencies is not None else None
+    except ProfilesError as exc:
+        typer.echo(f"tidegate: {exc}", err=True)
+        raise typer.Exit(1) from None
+    options = DrillOptions(
+        fast=speed is None,
+        speed=speed or 1.0,
+        seed=seed,
+        plan_path=plan,
+        profiles=profiles,
+        cooldown_minutes=round(cooldown_hours * 60),
+        tail_minutes=round(tail_hours * 60),
+    )
+    settings = load_settings()
+    try:
+        result = _with_progress(timeline, settings, options)
+    except StalledError as exc:
+        typer.echo(f"tidegate: drill failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    data = result.to_json()
+    if report is not None:
+        files = write_report(result, report)
+        data["report"] = {
+            "html": str(files.html),
+            "markdown": str(files.markdown),
+            "chart": str(files.chart),
+            "json": str(files.data),
+        }
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        return
+    _print_summary(result, data.get("report"))
+
+
+def _core_logs_to_stderr() -> None:
+    """Temporal's core (Rust) logs straight to stdout; ``--json`` must print nothing else.
+
+    Forward them to Python logging (stderr), errors only: the time-skipping test server draws
+    capability warnings that say nothing about the drill.
+    """
+    logger = logging.getLogger("temporalio.core")
+    telemetry = TelemetryConfig(
+        logging=LoggingConfig(
+            filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"),
+            forwarding=LogForwardingConfig(logger=logger),
+        )
+    )
+    Runtime.set_default(Runtime(telemetry=telemetry), error_if_already_set=False)
+
+
+def _with_progress(timeline: Timeline, settings: Settings, options: DrillOptions) -> DrillResult:
+    """Run the drill with a live progress display on stderr."""
+    _core_logs_to_stderr()
+    console = Console(stderr=True)
+    mode = "fast" if options.fast else f"speed {options.speed:g}"
+    with Live(_progress_view(timeline, Progress(), mode), console=console, transient=True) as live:
+
+        def observe(progress: Progress) -> None:
+            live.update(_progress_view(timeline, progress, mode))
+
+        async def go() -> DrillResult:
+            runner = run_fast if options.fast else run_speed
+            drill = await runner(timeline, settings, options, observe=observe)
+            return await result_of(drill, settings)
+
+        return asyncio.run(go())
+
+
+def _progress_view(timeline: Timeline, progress: Progress, mode: str) -> Table:
+    table = Table.grid(padding=(0, 2))
+    clock = progress.storm_now.strftime("%Y-%m-%d %H:%M") if progress.storm_now else "--"
+    levels = progress.levels
+    city = levels.get("citywide", "none")
+    top = max(levels.values(), key=lambda v: ("IV", "III", "II", "I").index(v), default="none")
+    table.add_row(
+        f"[bold]{timeline.name}[/] ({mode})",
+        f"storm clock {clock}",
+        f"warnings {progress.warnings_sent}/{progress.warnings_total}",
+        f"level citywide {city}, highest {top}",
+    )
+    table.add_row(
+        f"phase {progress.phase}",
+        f"tasks {progress.tasks}",
+        f"acknowledged {progress.acknowledged}",
+        f"completed {progress.completed}, silent {progress.silent}",
+    )
+    return table
+
+
+def _print_summary(result: DrillResult, report: Any) -> None:
+    console = Console()
+    table = Table(title=f"Drill {result.run_id}: {result.name}", show_header=False)
+    table.add_row("wall time", f"{result.wall_seconds:.1f} s ({result.mode})")
+    table.add_row(
+        "warnings replayed", f"{result.warnings_replayed} (+{result.closing_cancellations} closing)"
+    )
+    table.add_row("highest level", highest_level(result))
+    table.add_row("tasks dispatched", str(result.tasks_dispatched))
+    table.add_row("escalations", str(result.escalations))
+    table.add_row("deadlines missed", str(result.deadlines_missed))
+    table.add_row(
+        "beside the HQ",
+        ", ".join(f"{n} {v}" for v, n in result.comparison_counts.items()) or "no HQ levels",
+    )
+    console.print(table)
+    for anomaly in result.anomalies:
+        console.print(f"[yellow]anomaly:[/] {anomaly}")
+    if report:
+        console.print(f"report: {report['html']} (and report.md, timeline.svg, drill.json)")
+
+
+@app.command()
+def compare(
+    storm: str = STORM,
+    plans: list[Path] = typer.Option(..., "--plan", help="Two plan directories, A then B."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    all_steps: bool = typer.Option(False, "--all", help="Show every step, not only differences."),
+) -> None:
+    """What plan A and plan B would have done differently for STORM (no services needed)."""
+    if len(plans) != 2:
+        typer.echo("tidegate: give exactly two plans: --plan A --plan B", err=True)
+        raise typer.Exit(2)
+    timeline = _timeline(storm)
+    try:
+        plan_a, plan_b = load_plan(plans[0]), load_plan(plans[1])
+    except PlanError as exc:
+        typer.echo(f"tidegate: {exc}", err=True)
+        raise typer.Exit(1) from None
+    result = compare_storm(timeline, plan_a, plan_b)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        return
+    _print_comparison(result, all_steps)
+
+
+def _print_comparison(result: StormComparison, all_steps: bool) -> None:
+    console = Console()
+    console.print(f"[bold]{result.storm}[/]: A = {result.plan_a}, B = {result.plan_b}")
+    console.print(
+        f"tasks dispatched over the storm: A {len(result.dispatched('a'))}, "
+        f"B {len(result.dispatched('b'))}"
+    )
+    steps = result.steps if all_steps else tuple(result.differing)
+    if not steps:
+        console.print("The two plans do the same thing at every step of this storm.")
+        return
+    table = Table("storm time", "warning", "levels A -> B", "only in A", "only in B")
+    for step in steps:
+        levels = "; ".join(f"{a}: {x} -> {y}" for a, (x, y) in step.level_differences.items())
+        table.add_row(
+            step.at.strftime("%m-%d %H:%M"),
+            step.warning,
+            levels or "same",
+            _tasks(step.only_a),
+            _tasks(step.only_b),
+        )
+    console.print(table)
+
+
+def _tasks(ids: list[str]) -> str:
+    if not ids:
+        return "-"
+    shown = ", ".join(ids[:4])
+    return shown + (f" (+{len(ids) - 4})" if len(ids) > 4 else "")
+
+
+@app.command()
+def schedule(
+    storm: str | None = typer.Argument(None, help="The storm to drill (for adding a schedule)."),
+    cron: str | None = typer.Option(None, "--cron", help="Crontab expression, e.g. '0 9 * * 1'."),
+    list_: bool = typer.Option(False, "--list", help="List the scheduled drills."),
+    remove: str | None = typer.Option(None, "--remove", help="Remove the scheduled drill ID."),
+    speed: float | None = typer.Option(None, "--speed", min=1.0, help="Run with --speed N."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every run."),
+    report_dir: Path | None = typer.Option(
+        None, "--report-dir", help="Where runs write reports (default: <data dir>/drills)."
+    ),
+) -> None:
+    """Add (STORM --cron), list (--list) or remove (--remove ID) drills the worker runs."""
+    settings = load_settings()
+    if list_:
+        jobs = scheduling.list_drills(settings)
+        if not jobs:
+            typer.echo("No scheduled drills.")
+        for job in jobs:
+            typer.echo(f"{job.id}  {job.trigger}  next {job.next_run or 'paused'}  {job.command}")
+        return
+    if remove is not None:
+        if not scheduling.remove_drill(settings, remove):
+            typer.echo(f"tidegate: no scheduled drill {remove!r}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"removed {remove}")
+        return
+    if storm is None or cron is None:
+        typer.echo("tidegate: give STORM and --cron, or --list, or --remove ID", err=True)
+        raise typer.Exit(2)
+    _timeline(storm)  # refuse a storm that would fail every week
+    try:
+        job = scheduling.add_drill(
+            settings, storm, cron, speed=speed, seed=seed, report_dir=report_dir
+        )
+    except ValueError as exc:
+        typer.echo(f"tidegate: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"scheduled {job.id}: {job.trigger}, next {job.next_run}; the worker runs it")
+
+
+@app.command()
+def storms() -> None:
+    """List the bundled storm timelines."""
+    table = Table("storm", "name", "from", "to", "timed", "warnings", "HQ levels")
+    for slug in bundled_storms():
+        timeline = load_timeline(slug)
+        kinds = [e.kind.value for e in timeline.events]
+        table.add_row(
+            slug,
+            f"{timeline.name} {timeline.name_zh}",
+            timeline.start.strftime("%Y-%m-%d %H:%M"),
+            timeline.end.strftime("%Y-%m-%d %H:%M"),
+            str(len(timeline.events)),
+            str(kinds.count("warning")),
+            str(kinds.count("response")),
+        )
+    Console().print(table)
