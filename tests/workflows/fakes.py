@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
+from temporalio.testing import WorkflowEnvironment
 
 from activities.messaging import (
     PublishEscalationInput,
@@ -22,6 +24,8 @@ from activities.records import (
     RecordWarningInput,
     TaskTransitionInput,
 )
+
+STEP = timedelta(minutes=5)
 
 
 @dataclass
@@ -93,3 +97,17 @@ def fake_activities(calls: Calls) -> list[Callable[..., Any]]:
         publish_escalation,
         publish_notices,
     ]
+
+
+async def advance(env: WorkflowEnvironment, total: timedelta, step: timedelta = STEP) -> None:
+    """Skip ``total`` of workflow time in steps.
+
+    One long ``env.sleep`` is a single RPC that must outlast every timer that fires on the
+    way and every workflow task they wake; on a loaded machine that RPC can time out. Short
+    steps keep each call small.
+    """
+    remaining = total
+    while remaining > timedelta(0):
+        chunk = min(step, remaining)
+        await env.sleep(chunk)
+        remaining -= chunk

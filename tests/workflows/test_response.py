@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +18,7 @@ from alerts.model import Alert, Kind, Status
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, Plan, StandDown, compute_content_hash
 from plans.rules import respond
-from tests.workflows.fakes import Calls, fake_activities
+from tests.workflows.fakes import Calls, advance, fake_activities
 from workflows.response import ResponseWorkflow
 from workflows.task import TaskWorkflow
 from workflows.types import AgencyEvent, ResponseInput, ResponseStatus, ResponseSummary
@@ -94,15 +93,6 @@ class Harness:
             await asyncio.sleep(0.05)
         raise AssertionError(f"condition never held; last status {status}")
 
-    async def terminate(self) -> None:
-        """Leave nothing running: the test server's clock is shared by every test."""
-        if self.handle is None:
-            return
-        status = await self.status()
-        for workflow_id in [f"task:{v.task_id}" for v in status.tasks] + [self.handle.id]:
-            with contextlib.suppress(RPCError):
-                await self.env.client.get_workflow_handle(workflow_id).terminate("test over")
-
     def published(self) -> list[str]:
         return [t.id for call in self.calls.of("publish_tasks") for t in call.tasks]
 
@@ -119,9 +109,7 @@ async def harness(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Harne
         workflows=[ResponseWorkflow, TaskWorkflow],
         activities=fake_activities(calls),
     ) as worker:
-        harness = Harness(time_skipping_env, calls, worker)
-        yield harness
-        await harness.terminate()
+        yield Harness(time_skipping_env, calls, worker)
 
 
 async def test_a_warning_dispatches_every_task_the_plan_requires(harness: Harness) -> None:
@@ -192,7 +180,7 @@ async def test_unacknowledged_tasks_escalate_on_the_plan_timers(harness: Harness
     blue = load_tasks(Level.BLUE)
     await harness.until(lambda s: len(s.tasks) == len(blue))
     longest = max(step.after_minutes for task in blue for step in task.escalation)
-    await harness.env.sleep(timedelta(minutes=longest + 1))
+    await advance(harness.env, timedelta(minutes=longest + 1))
     fired = harness.calls.of("publish_escalation")
     assert len(fired) == sum(len(task.escalation) for task in blue)
     status = await harness.status()

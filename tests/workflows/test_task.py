@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from plans.model import EscalationStep, Hazard, ResponseLevel, StandDown, Task
-from tests.workflows.fakes import Calls, fake_activities
+from tests.workflows.fakes import Calls, advance, fake_activities
 from workflows.task import TaskWorkflow
 from workflows.types import AgencyEvent, TaskInput, TaskResult
 
@@ -61,7 +61,7 @@ async def test_unacknowledged_task_runs_the_whole_escalation_chain(
     calls = Calls()
     async with _worker(time_skipping_env, calls) as worker:
         handle = await _start(time_skipping_env, worker)
-        await time_skipping_env.sleep(timedelta(minutes=61))
+        await advance(time_skipping_env, timedelta(minutes=61))
         assert [e.step.kind for e in calls.of("publish_escalation")] == [
             "reminder",
             "supervision",
@@ -82,7 +82,7 @@ async def test_acknowledged_in_time_is_never_escalated(
     async with _worker(time_skipping_env, calls) as worker:
         handle = await _start(time_skipping_env, worker)
         await handle.signal(TaskWorkflow.agency_event, AgencyEvent("acknowledge", by="team-7"))
-        await time_skipping_env.sleep(timedelta(minutes=90))
+        await advance(time_skipping_env, timedelta(minutes=90))
         await handle.signal(TaskWorkflow.agency_event, AgencyEvent("complete", by="team-7"))
         result = await handle.result()
     assert result.state == "completed"
@@ -99,7 +99,7 @@ async def test_missed_deadline_is_recorded_once(time_skipping_env: WorkflowEnvir
     async with _worker(time_skipping_env, calls) as worker:
         handle = await _start(time_skipping_env, worker)
         await handle.signal(TaskWorkflow.agency_event, AgencyEvent("acknowledge"))
-        await time_skipping_env.sleep(timedelta(hours=3))
+        await advance(time_skipping_env, timedelta(hours=3))
         assert await handle.query(TaskWorkflow.state) == "overdue"
         await handle.signal(TaskWorkflow.agency_event, AgencyEvent("decline", note="no trucks"))
         result = await handle.result()
