@@ -476,7 +476,8 @@ async def _finish(
         responses = await drill_responses(session, run.region)
         still_open = {r.id: await open_task_ids(session, r.id, OPEN_STATES) for r in responses}
     if not responses:
-        run.anomalies.append("the drill's response never started")
+        if run.sent:
+            run.anomalies.append("the drill's response never started")
         return
     run.response_ids = [r.id for r in responses]
     handles = [

@@ -37,3 +37,31 @@ def make_timeline(tmp_path: Path) -> Callable[..., Timeline]:
         return load_timeline(path)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def small_plan_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled plan with the same rules but a fraction of the actions, for e2e drills.
+
+    Levels depend only on ``rules.yaml``, which is untouched; keeping the citywide actions and
+    the grid centres' district actions cuts a storm from ~500 tasks to ~60, so every bundled
+    storm can be replayed end to end in seconds.
+    """
+    import shutil
+
+    import yaml
+
+    from plans.loader import DEFAULT_PLAN_PATH
+
+    path = tmp_path_factory.mktemp("plans") / "small"
+    shutil.copytree(DEFAULT_PLAN_PATH, path)
+    for file in (path / "actions").glob("*.yaml"):
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        keep = {
+            level: [a for a in actions if a["scope"] == "citywide" or data["agency"] == "grid"]
+            for level, actions in data["actions"].items()
+        }
+        data["actions"] = {level: actions for level, actions in keep.items() if actions}
+        file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    load_plan(path)  # still a valid plan
+    return path

@@ -152,3 +152,15 @@ def test_the_error_message_lists_the_problems(tmp_path: Path) -> None:
         load_timeline(write(tmp_path, GOOD.replace("level: blue", "level: amber")))
     assert "invalid storm timeline: 1 error(s)" in str(caught.value)
     assert "amber" in str(caught.value)
+
+
+def test_the_cli_refuses_a_malformed_timeline_naming_the_entry(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    path = write(tmp_path, GOOD.replace("level: blue", "level: amber"))
+    result = CliRunner().invoke(app, ["drill", "run", str(path), "--fast", "--json"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "events[0] (at 2021-07-23T07:00:00+08:00).level: 'amber'" in result.output
