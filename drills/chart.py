@@ -1,10 +1,11 @@
 """The after-action timeline chart: warnings and response levels per area over storm time, SVG.
 
-One row per area (``citywide`` first, then the districts whose picture differs from the city's
-or that had a headquarters level of their own). Each row has four thin strips for the warnings
-in force (wind, rainstorm, tide, flood, in their colours), a band for tidegate's response level
-and, below it, the headquarters' historical level where the timeline records one. Landfalls
-are dashed vertical lines. Hand-written SVG: no plotting dependency.
+One row per area: ``citywide`` first, then the districts whose picture (levels, warnings,
+headquarters levels) differs from the city's; districts with the same picture share a row.
+Each row has four thin strips for the warnings in force (wind, rainstorm, tide, flood, in their
+colours), a band for tidegate's response level and, below it, the headquarters' historical
+level where the timeline records one. Landfalls are dashed vertical lines. Hand-written SVG:
+no plotting dependency.
 """
 
 from __future__ import annotations
@@ -24,37 +25,44 @@ HAZARDS = ("wind", "rainstorm", "tide", "flood")
 Scale = Callable[[datetime], float]
 
 WIDTH = 1100
-LEFT = 130
+LEFT = 170
 RIGHT = 20
 TOP = 40
 ROW = 44
 STRIP = 3
 
 
-def chart_areas(result: DrillResult) -> list[str]:
-    """``citywide`` and the districts worth a row of their own."""
-    city_levels = [(c.at, c.level) for c in result.levels if c.area == CITYWIDE]
-    city_warnings = [w.in_force.get(CITYWIDE, {}) for w in result.warnings]
-    rows = [CITYWIDE]
+def chart_rows(result: DrillResult) -> list[tuple[str, str]]:
+    """(label, area) per row: ``citywide``, then districts whose picture differs from the
+    city's, districts with identical pictures sharing one row."""
+
+    def picture(area: str) -> tuple[object, ...]:
+        return (
+            tuple((c.at, c.level) for c in result.levels if c.area == area),
+            tuple(tuple(sorted(w.in_force.get(area, {}).items())) for w in result.warnings),
+            tuple((h.at, h.level) for h in result.historical if h.area == area),
+        )
+
+    city = picture(CITYWIDE)
+    groups: dict[tuple[object, ...], list[str]] = {}
     for area in result.areas:
-        if area == CITYWIDE:
-            continue
-        own_levels = [(c.at, c.level) for c in result.levels if c.area == area]
-        own_warnings = [w.in_force.get(area, {}) for w in result.warnings]
-        hq = any(h.area == area for h in result.historical)
-        if hq or own_levels != city_levels or own_warnings != city_warnings:
-            rows.append(area)
+        if area != CITYWIDE and picture(area) != city:
+            groups.setdefault(picture(area), []).append(area)
+    rows = [(CITYWIDE, CITYWIDE)]
+    for areas in groups.values():
+        label = ", ".join(areas[:2]) + (f" +{len(areas) - 2}" if len(areas) > 2 else "")
+        rows.append((label, areas[0]))
     return rows
 
 
 def timeline_svg(result: DrillResult) -> str:
     """The chart as a standalone SVG document."""
-    areas = chart_areas(result)
+    rows = chart_rows(result)
     start = result.storm_start - timedelta(hours=1)
     end = max(result.drill_end, result.storm_end + timedelta(hours=1))
     span = (end - start).total_seconds() or 1.0
     plot = WIDTH - LEFT - RIGHT
-    height = TOP + ROW * len(areas) + 70
+    height = TOP + ROW * len(rows) + 70
 
     def x(moment: datetime) -> float:
         return LEFT + plot * max(0.0, min(1.0, (moment - start).total_seconds() / span))
@@ -69,9 +77,8 @@ def timeline_svg(result: DrillResult) -> str:
         f"(drill {escape(result.run_id)})</text>",
     ]
     parts += _axis(start, end, x, height)
-    for row, area in enumerate(areas):
-        top = TOP + row * ROW
-        parts += _row(result, area, top, x, end)
+    for index, (label, area) in enumerate(rows):
+        parts += _row(result, label, area, TOP + index * ROW, x, end)
     parts += _landfalls(result, x, height)
     parts += _legend(height)
     parts.append("</svg>")
@@ -98,8 +105,10 @@ def _axis(start: datetime, end: datetime, x: Scale, height: int) -> list[str]:
     return out
 
 
-def _row(result: DrillResult, area: str, top: int, x: Scale, end: datetime) -> list[str]:
-    out = [f'<text x="{LEFT - 8}" y="{top + 20}" text-anchor="end">{escape(area)}</text>']
+def _row(
+    result: DrillResult, label: str, area: str, top: int, x: Scale, end: datetime
+) -> list[str]:
+    out = [f'<text x="{LEFT - 8}" y="{top + 20}" text-anchor="end">{escape(label)}</text>']
     for index, hazard in enumerate(HAZARDS):
         y = top + index * STRIP
         spans = _warning_spans(result, area, hazard, end)

@@ -33,6 +33,9 @@ from store.drills import DrillRows, utc
 
 TOLERANCE_MINUTES = 30
 """How far apart tidegate's and the HQ's level changes may be and still agree."""
+SAME_INSTANT = timedelta(minutes=1)
+"""Timelines are minute-precise and a drill sends a storm instant's warnings within its minute:
+tidegate's level "at" an HQ change is its level one minute later."""
 NONE = "none"
 """How levels are written when an area has no response."""
 
@@ -464,7 +467,8 @@ def compare_history(
         later = [h.at for h in historical[index + 1 :] if h.area == entry.area and h.at > entry.at]
         until = min(later, default=drill_end)
         stretches = _stretches(series)
-        current = [s for s in stretches if s[0] is None or s[0] <= entry.at][-1]
+        then = entry.at + SAME_INSTANT
+        current = [s for s in stretches if s[0] is None or s[0] <= then][-1]
         reached: datetime | None = None
         if current[1] == wanted:
             reached = current[0]
