@@ -53,6 +53,11 @@ pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)
 
 PLAN = load_plan()
+PLAN_BY_ID = {
+    t.id: t
+    for t in respond([ActiveWarning(h, Level.RED, ("citywide",)) for h in Hazard], PLAN).tasks
+}
+"""Every task the plan has (the red citywide response includes every district's)."""
 TIME_SCALE = 120.0
 """Plan minutes per real half-second: ack timeouts of 5/10/15 min become 2.5/5/7.5 s."""
 ON_TIME = 3.0
@@ -93,6 +98,14 @@ def build(msg: Msg, sent: datetime) -> Alert:
     return alert
 
 
+async def send(
+    client: Client, settings: Settings, msg: Msg, sent: datetime, time_scale: float = TIME_SCALE
+) -> None:
+    """Hand a message to the region's response as intake does (``time_scale`` if it starts it)."""
+    alert = build(msg, sent)
+    await submit(client, settings.task_queue, settings.region, PLAN, alert, time_scale=time_scale)
+
+
 def required(warnings: Iterable[tuple[Hazard, Level, str]]) -> tuple[Task, ...]:
     """What the plan requires for the warnings finally in force."""
     return respond([ActiveWarning(h, lv, (area,)) for h, lv, area in warnings], PLAN).tasks
@@ -107,8 +120,10 @@ async def database(url: str) -> AsyncIterator[Any]:
         await engine.dispose()
 
 
-async def rows(url: str, region: str) -> tuple[list[ResponseRecord], list[TaskRecord], list[Any]]:
-    """The region's responses, their tasks and their escalations."""
+async def rows(
+    url: str, region: str
+) -> tuple[list[ResponseRecord], list[TaskRecord], list[EscalationRecord]]:
+    """The region's responses, their tasks and their escalations (datetimes in UTC)."""
     async with database(url) as sessions, sessions() as session:
         responses = list(
             await session.scalars(select(ResponseRecord).where(ResponseRecord.region == region))
@@ -122,6 +137,10 @@ async def rows(url: str, region: str) -> tuple[list[ResponseRecord], list[TaskRe
                 select(EscalationRecord).where(EscalationRecord.response_id.in_(ids))
             )
         )
+    for task in tasks:  # SQLite hands back naive datetimes; they were written in UTC
+        task.issued_at, task.updated_at = utc(task.issued_at), utc(task.updated_at)
+    for escalation in escalations:
+        escalation.at = utc(escalation.at)
     return responses, tasks, escalations
 
 
@@ -182,33 +201,31 @@ def allowed_lateness(due: datetime, outages: Sequence[Outage]) -> float:
 
 def check_escalations(
     tasks: Sequence[TaskRecord],
-    escalations: Sequence[Any],
-    plan_tasks: dict[str, Task],
+    escalations: Sequence[EscalationRecord],
     outages: Sequence[Outage],
     stood_down_by: Callable[[TaskRecord], datetime | None],
     now: datetime,
 ) -> list[str]:
     """Problems with the escalation timing, as readable lines (empty when all is well)."""
     problems: list[str] = []
-    by_task: dict[str, list[Any]] = {}
+    by_task: dict[str, list[EscalationRecord]] = {}
     for esc in escalations:
         by_task.setdefault(esc.task_id, []).append(esc)
     for row in tasks:
-        task = plan_tasks[row.plan_task_id]
+        task = PLAN_BY_ID[row.plan_task_id]
         fired = {int(e.key.rsplit("#esc", 1)[1]): e for e in by_task.get(row.id, [])}
         ended = stood_down_by(row)
         for index, step in enumerate(task.escalation):
             due = row.issued_at + timedelta(minutes=step.after_minutes) / TIME_SCALE
-            esc = fired.get(index)
-            if esc is None:
-                # Not fired: only acceptable if the task was stood down before it was due
-                # (or the step is not due yet, allowing for lateness).
-                # (+5 s: the row is written after the message went out)
+            record = fired.get(index)
+            if record is None:
+                # Not fired: fine if the task was stood down before it was due, or if it is
+                # not late yet (+5 s: the row is written after the message went out).
                 deadline = due + timedelta(seconds=allowed_lateness(due, outages) + 5)
                 if (ended is None or ended > due) and deadline < now:
                     problems.append(f"{row.id} step {index} due {due:%T.%f} never fired")
                 continue
-            late = (esc.at - due).total_seconds()
+            late = (record.at - due).total_seconds()
             if late < -0.01:
                 problems.append(f"{row.id} step {index} fired {-late:.2f}s early")
             elif late > allowed_lateness(due, outages):
@@ -220,16 +237,16 @@ def check_escalations(
 
 
 def lateness_of(
-    tasks: Sequence[TaskRecord], escalations: Sequence[Any], plan_tasks: dict[str, Task]
+    tasks: Sequence[TaskRecord], escalations: Sequence[EscalationRecord]
 ) -> list[float]:
     """Seconds between each escalation's due time and when it fired."""
     by_id = {t.id: t for t in tasks}
     out = []
     for esc in escalations:
         row = by_id[esc.task_id]
-        step = plan_tasks[row.plan_task_id].escalation[int(esc.key.rsplit("#esc", 1)[1])]
-        due = utc(row.issued_at) + timedelta(minutes=step.after_minutes) / TIME_SCALE
-        out.append((utc(esc.at) - due).total_seconds())
+        step = PLAN_BY_ID[row.plan_task_id].escalation[int(esc.key.rsplit("#esc", 1)[1])]
+        due = row.issued_at + timedelta(minutes=step.after_minutes) / TIME_SCALE
+        out.append((esc.at - due).total_seconds())
     return out or [0.0]
 
 
@@ -296,9 +313,7 @@ async def test_sigkill_mid_dispatch_holds_tasks_back_one_attempt_timeout_at_most
     want = required([(citywide.hazard, citywide.level, citywide.area)])
     task_ids: list[str] = []
     try:
-        await submit(
-            client, settings.task_queue, settings.region, PLAN, build(citywide, datetime.now(UTC))
-        )
+        await send(client, settings, citywide, datetime.now(UTC), time_scale=1.0)
 
         # Plain sqlite3 polling: fast enough to catch the gap between rows and messages.
         path = settings.db_url.split(":///", 1)[1]
@@ -346,13 +361,6 @@ STORM_FINAL = (
 )
 KILLS = 4
 SEED = int(os.environ.get("TIDEGATE_RELIABILITY_SEED", "20261126"))
-PLAN_TASKS = {t.id: t for t in required((m.hazard, m.level, m.area) for m in STORM)}
-"""Every task any message of the storm could make due (levels only add tasks)."""
-PLAN_BY_ID = {
-    t.id: t
-    for t in respond([ActiveWarning(h, Level.RED, ("citywide",)) for h in Hazard], PLAN).tasks
-}
-"""Every task the plan has (the red citywide response includes every district's)."""
 
 
 async def test_sigkill_during_a_storm_loses_nothing_and_duplicates_nothing(
@@ -376,14 +384,7 @@ async def test_sigkill_during_a_storm_loses_nothing_and_duplicates_nothing(
         while pending or kills_left:
             if pending and (not kills_left or rng.random() < 0.6):
                 sent += timedelta(seconds=1)
-                await submit(
-                    client,
-                    settings.task_queue,
-                    settings.region,
-                    PLAN,
-                    build(pending.pop(0), sent),
-                    time_scale=TIME_SCALE,
-                )
+                await send(client, settings, pending.pop(0), sent)
                 await asyncio.sleep(rng.uniform(0.0, 0.6))
                 continue
             await asyncio.sleep(rng.uniform(0.05, 2.0))
@@ -393,14 +394,7 @@ async def test_sigkill_during_a_storm_loses_nothing_and_duplicates_nothing(
             down = rng.uniform(0.0, 1.5)
             if pending and rng.random() < 0.5:  # accepted while no worker runs at all
                 sent += timedelta(seconds=1)
-                await submit(
-                    client,
-                    settings.task_queue,
-                    settings.region,
-                    PLAN,
-                    build(pending.pop(0), sent),
-                    time_scale=TIME_SCALE,
-                )
+                await send(client, settings, pending.pop(0), sent)
             await asyncio.sleep(down)
             await worker.start(client)
             outages.append(Outage(killed, datetime.now(UTC)))
@@ -412,7 +406,7 @@ async def test_sigkill_during_a_storm_loses_nothing_and_duplicates_nothing(
             _, tasks, escalations = await rows(settings.db_url, settings.region)
             open_ids = {t.id for t in tasks if t.state in ("dispatched", "escalated")}
             full = sum(
-                len(PLAN_TASKS[t.plan_task_id].escalation) for t in tasks if t.id in open_ids
+                len(PLAN_BY_ID[t.plan_task_id].escalation) for t in tasks if t.id in open_ids
             )
             fired_open = sum(1 for e in escalations if e.task_id in open_ids)
             return len(tasks) >= len(want) and fired_open >= full
@@ -444,7 +438,7 @@ async def test_sigkill_during_a_storm_loses_nothing_and_duplicates_nothing(
         # Tasks dispatched at earlier levels that are no longer due were stood down (or kept).
         for row in tasks:
             if row.id not in need:
-                task = PLAN_TASKS[row.plan_task_id]
+                task = PLAN_BY_ID[row.plan_task_id]
                 if task.on_stand_down is StandDown.STAND_DOWN:
                     assert row.id in stood_down, f"{row.id} is no longer due but not stood down"
                     assert row.state == "stood_down"
@@ -457,15 +451,14 @@ async def test_sigkill_during_a_storm_loses_nothing_and_duplicates_nothing(
             if m["type"] == "stand_down"
         }
         problems = check_escalations(
-            [_utc_row(t) for t in tasks],
-            [_utc_esc(e) for e in escalations],
-            PLAN_TASKS,
+            tasks,
+            escalations,
             outages,
             lambda row: stand_down_at.get(row.id),
             datetime.now(UTC),
         )
         duplicates = len([m for m in messages if m["type"] == "task"]) - len(sent_tasks)
-        lateness = sorted(lateness_of(tasks, escalations, PLAN_TASKS))
+        lateness = sorted(lateness_of(tasks, escalations))
         print(
             f"storm (seed {SEED}): {worker.starts} worker starts, {len(tasks)} tasks, "
             f"{len(escalations)} escalations (late by p50 {lateness[len(lateness) // 2]:.2f}s, "
@@ -475,16 +468,6 @@ async def test_sigkill_during_a_storm_loses_nothing_and_duplicates_nothing(
         assert not problems, "\n".join(problems)
     finally:
         await terminate_all(client, workflow_id, [t.id for t in tasks])
-
-
-def _utc_row(row: TaskRecord) -> TaskRecord:
-    row.issued_at = utc(row.issued_at)
-    return row
-
-
-def _utc_esc(row: Any) -> Any:
-    row.at = utc(row.at)
-    return row
 
 
 # -- (b) Kafka down for 30 s in the middle of dispatch --------------------------------------------
@@ -512,24 +495,11 @@ async def test_kafka_down_30s_mid_dispatch_then_everything_is_delivered(
     sent = datetime.now(UTC)
     task_ids: list[str] = []
     try:
-        await submit(
-            client,
-            settings.task_queue,
-            settings.region,
-            PLAN,
-            build(script[0], sent),
-            time_scale=TIME_SCALE,
-        )
+        await send(client, settings, script[0], sent)
         stopped = time.monotonic()
         await asyncio.to_thread(kafka_broker.stop)  # the first dispatch is on its way
         for i, msg in enumerate(script[1:], start=1):
-            await submit(
-                client,
-                settings.task_queue,
-                settings.region,
-                PLAN,
-                build(msg, sent + timedelta(seconds=i)),
-            )
+            await send(client, settings, msg, sent + timedelta(seconds=i))
         await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))
         # Meanwhile the rows were written (rows before messages) and nothing was lost.
         _, tasks, _ = await rows(settings.db_url, settings.region)
@@ -588,14 +558,7 @@ async def test_temporal_restart_from_its_database_file_and_the_response_carries_
         cancel = Msg("t2", Kind.CANCEL, Hazard.RAINSTORM, Level.BLUE, "pudong", ("t1",))
         want = required([(issue.hazard, issue.level, issue.area)])
         sent = datetime.now(UTC)
-        await submit(
-            client,
-            settings.task_queue,
-            settings.region,
-            PLAN,
-            build(issue, sent),
-            time_scale=TIME_SCALE,
-        )
+        await send(client, settings, issue, sent)
 
         async def dispatched() -> list[TaskRecord]:
             tasks = (await rows(settings.db_url, settings.region))[1]
@@ -611,7 +574,7 @@ async def test_temporal_restart_from_its_database_file_and_the_response_carries_
         up = datetime.now(UTC)
         assert worker.alive(), "the worker must ride out a Temporal restart"
         first_due = min(
-            utc(t.issued_at)
+            t.issued_at
             + timedelta(minutes=PLAN_BY_ID[t.plan_task_id].escalation[0].after_minutes) / TIME_SCALE
             for t in tasks
         )
@@ -627,13 +590,7 @@ async def test_temporal_restart_from_its_database_file_and_the_response_carries_
         assert await eventually(escalated, within=60), "escalations stopped after the restart"
         # A later cancel is applied: every task that should stand down does.
         client = await Client.connect(server.address)
-        await submit(
-            client,
-            settings.task_queue,
-            settings.region,
-            PLAN,
-            build(cancel, sent + timedelta(seconds=1)),
-        )
+        await send(client, settings, cancel, sent + timedelta(seconds=1))
         stand = {
             f"{tasks[0].response_id}/{t.id}"
             for t in want
@@ -647,14 +604,13 @@ async def test_temporal_restart_from_its_database_file_and_the_response_carries_
         assert await eventually(stood_down, within=60)
         _, tasks, escalations = await rows(settings.db_url, settings.region)
         problems = check_escalations(
-            [_utc_row(t) for t in tasks],
-            [_utc_esc(e) for e in escalations],
-            PLAN_BY_ID,
+            tasks,
+            escalations,
             [Outage(down, up)],
-            lambda row: None if row.state != "stood_down" else utc(row.updated_at),
+            lambda row: None if row.state != "stood_down" else row.updated_at,
             datetime.now(UTC),
         )
-        lateness = sorted(lateness_of(tasks, escalations, PLAN_BY_ID))
+        lateness = sorted(lateness_of(tasks, escalations))
         print(f"temporal restart: escalations late by max {lateness[-1]:.1f}s")
         assert not problems, "\n".join(problems)
         status = await client.get_workflow_handle(
