@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.messaging import MessagingActivities, Topics
+from activities.messaging import MessagingActivities, Topics, throttle_metadata_retries
 from activities.records import RecordActivities
 from alerts.agency_events import AgencyEventConsumer
 from alerts.consumer import AlertConsumer
@@ -54,6 +54,7 @@ async def start_producer(settings: Settings) -> AIOKafkaProducer:
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, linger_ms=5
     )
+    throttle_metadata_retries(producer)
     try:
         await producer.start()
     except Exception as exc:

@@ -94,6 +94,30 @@ class PublishStandDownInput:
     at: datetime
 
 
+def throttle_metadata_retries(producer: AIOKafkaProducer, backoff_s: float = 0.1) -> None:
+    """Pause ``backoff_s`` after each failed metadata refresh of ``producer`` (before start).
+
+    Works around a busy loop in aiokafka 0.14: when a broker stops gracefully with batches in
+    flight, their partitions lose their leader; the sender then asks for a metadata refresh,
+    which fails at once against the closed port, and asks again, with no backoff. That is a
+    full core and ~16,000 error log lines a second until Kafka is back (46 MB of worker log in
+    ``tests/e2e/test_reliability.py``'s 30 s outage). Delivery once the broker returns is
+    unchanged. It wraps a private method of the pinned aiokafka, so
+    ``test_a_graceful_broker_stop_mid_send_does_not_spin_the_producer`` (tests/e2e) checks it
+    still works after an upgrade.
+    """
+    client = producer.client
+    refresh = client._metadata_update
+
+    async def refresh_with_backoff(cluster: Any, topics: Any) -> bool:
+        updated = bool(await refresh(cluster, topics))
+        if not updated:
+            await asyncio.sleep(backoff_s)
+        return updated
+
+    client._metadata_update = refresh_with_backoff
+
+
 def task_message(
     response_id: str, task: Task, plan: Plan, drill: bool, issued_at: datetime
 ) -> dict[str, Any]:
