@@ -67,6 +67,8 @@ class WarningSent:
     note: str
     in_force: dict[str, dict[str, str]]
     """After it: area -> hazard -> colour of every warning in force."""
+    expected_levels: dict[str, str] = field(default_factory=dict)
+    """After it: area -> the response level the plan gives for everything sent so far."""
 
 
 @dataclass(frozen=True)
@@ -299,7 +301,7 @@ def build_result(facts: RunFacts, rows: Sequence[DrillRows]) -> DrillResult:
         comparison=tuple(comparison),
         comparison_counts=_counts(comparison),
         events=tuple(_timeline_rows(script)),
-        anomalies=facts.anomalies,
+        anomalies=facts.anomalies + tuple(_lagging(warnings, levels)),
         sources=timeline.sources,
         notes=timeline.notes,
     )
@@ -329,9 +331,10 @@ def _warnings(facts: RunFacts, decisions: dict[str, str]) -> list[WarningSent]:
     for step, sent_at in facts.sent:
         alert = parse_alert(json.dumps(step.document(sent_at)).encode())
         ledger.accept(alert, sent_at)
+        assessments = assess(ledger.active(), facts.plan)
         in_force = {
             area: {str(h.hazard): str(h.level) for h in assessment.hazards}
-            for area, assessment in assess(ledger.active(), facts.plan).items()
+            for area, assessment in assessments.items()
         }
         closing = step.alert_id in closing_ids
         out.append(
@@ -346,8 +349,38 @@ def _warnings(facts: RunFacts, decisions: dict[str, str]) -> list[WarningSent]:
                 source="closing" if closing or step.event is None else step.event.label,
                 note=step.note,
                 in_force=in_force,
+                expected_levels={a: str(x.level) for a, x in assessments.items()},
             )
         )
+    return out
+
+
+def _lagging(warnings: Sequence[WarningSent], levels: Sequence[LevelChange]) -> list[str]:
+    """Storm instants after which the response did not show the plan's levels in time.
+
+    The response must reach, before the next instant's warnings, the levels the plan gives for
+    everything sent so far. It cannot when the services fall behind the storm clock (too high
+    a ``--speed``); with ``--fast`` the drill waits for it, so this also catches defects.
+    """
+    out = []
+    instants = sorted({w.at for w in warnings})
+    for index, instant in enumerate(instants):
+        settled = instants[index + 1] if index + 1 < len(instants) else None
+        if settled is None:
+            continue
+        want = [w for w in warnings if w.at == instant][-1].expected_levels
+        areas = set(want) | {c.area for c in levels}
+        shown = {a: _level_at(_series(levels, a), settled) for a in areas}
+        expected = {a: want.get(a, NONE) for a in areas}
+        if shown != expected:
+            wrong = sorted(a for a in areas if shown[a] != expected[a])
+            detail = ", ".join(f"{a} {shown[a]} (plan: {expected[a]})" for a in wrong[:4])
+            out.append(
+                f"after the warnings of {instant.isoformat()} the response had not reached the "
+                f"plan's levels by {settled.isoformat()}: {detail}"
+                + (f" and {len(wrong) - 4} more" if len(wrong) > 4 else "")
+                + "; the services fell behind the storm clock (try a lower --speed)"
+            )
     return out
 
 

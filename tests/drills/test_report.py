@@ -307,3 +307,9 @@ def test_markdown_escapes_table_cells(result: DrillResult) -> None:
 def test_level_rows_group_districts_with_the_city(result: DrillResult) -> None:
     rows = level_rows(result)
     assert rows[0]["area"] == "citywide" and rows[0]["note"] == "2 districts with it"
+
+
+def test_a_response_that_falls_behind_the_plan_is_an_anomaly(result: DrillResult) -> None:
+    # The synthetic rows record levels for three areas only; the plan gives all seventeen.
+    lagging = [a for a in result.anomalies if "had not reached the plan's levels" in a]
+    assert lagging and "lower --speed" in lagging[0]
