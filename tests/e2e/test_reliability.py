@@ -528,7 +528,7 @@ async def test_kafka_down_30s_mid_dispatch_then_everything_is_delivered(
         assert {f"{response_id}/{t.id}" for t in want} == set(sent_ids) == set(task_ids)
         # No busy loop while Kafka was down (aiokafka 0.14 logged ~16,000 lines a second).
         reconnects = (tmp_path / "worker.log").read_text().count("Unable connect to node")
-        assert reconnects < 100 * OUTAGE_S, f"{reconnects} reconnect errors in {OUTAGE_S:.0f} s"
+        assert reconnects < 300 * OUTAGE_S, f"{reconnects} reconnect errors in {OUTAGE_S:.0f} s"
         # Escalations are published before they are recorded: every row has its message.
         esc_topic = settings.topic("escalations")
         esc_messages = await drain(settings, [esc_topic], response_id)
