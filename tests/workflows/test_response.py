@@ -76,7 +76,7 @@ class Harness:
     async def status(self) -> ResponseStatus:
         """Query the latest run (the handle from the first start may point at a finished one)."""
         assert self.handle is not None
-        latest = self.env.client.get_workflow_handle_for(ResponseWorkflow.run, self.handle.id)
+        latest = self.env.client.get_workflow_handle(self.handle.id)
         return await latest.query(ResponseWorkflow.status, rpc_timeout=timedelta(seconds=2))
 
     async def until(self, check: Callable[[ResponseStatus], bool]) -> ResponseStatus:
