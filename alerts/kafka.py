@@ -8,6 +8,7 @@ headers, and into the database; no payload can stop the loop.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -37,7 +38,7 @@ class Refused(Exception):
         self.reason = reason
 
 
-class KafkaIntake:
+class KafkaIntake(abc.ABC):
     """Base consumer: subclasses implement :meth:`process` and name their topics."""
 
     channel = "kafka"
@@ -65,9 +66,9 @@ class KafkaIntake:
         )
         self._task: asyncio.Task[None] | None = None
 
+    @abc.abstractmethod
     async def process(self, payload: bytes) -> None:
         """Handle one message; raise :class:`Refused` for input that can never succeed."""
-        raise NotImplementedError
 
     async def __aenter__(self) -> Self:
         await self._consumer.start()

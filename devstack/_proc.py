@@ -9,6 +9,7 @@ kernel still terminates the service and no JVM is left behind.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import ctypes
 import ctypes.util
@@ -21,6 +22,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 import psutil
 
@@ -229,3 +232,27 @@ def spawn_foreground(
         start_new_session=True,
         preexec_fn=_die_with_parent if tie else None,
     )
+
+
+class Service(abc.ABC):
+    """``with`` support for a service object: ``__enter__`` starts it, ``__exit__`` stops it."""
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start the service and wait until it is ready."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop the service; safe when it is not running."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

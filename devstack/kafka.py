@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from devstack import _proc
@@ -271,7 +270,7 @@ logger.request.level = WARN
 """
 
 
-class KafkaBroker:
+class KafkaBroker(_proc.Service):
     """One local KRaft broker+controller process.
 
     Args:
@@ -460,18 +459,6 @@ class KafkaBroker:
             self._popen.wait()  # reap an already-dead child
         self._popen = None
         self.pid_file.unlink(missing_ok=True)
-
-    def __enter__(self) -> KafkaBroker:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- internals -------------------------------------------------------------------------
     def _write_configs(self) -> None:

@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -59,7 +58,7 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-class PostgresCluster:
+class PostgresCluster(_proc.Service):
     """A PostgreSQL cluster under ``root_dir`` listening on ``127.0.0.1:port``.
 
     ``root_dir`` and all its parents must be traversable by the ``postgres`` user when running
@@ -205,18 +204,6 @@ class PostgresCluster:
         """Stop the cluster and delete its directory."""
         self.stop()
         shutil.rmtree(self.root_dir, ignore_errors=True)
-
-    def __enter__(self) -> PostgresCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _last_line(result: subprocess.CompletedProcess[str]) -> str:

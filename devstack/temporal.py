@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -77,7 +76,7 @@ async def check_ready(address: str, namespace: str) -> None:
     )
 
 
-class TemporalDevServer:
+class TemporalDevServer(_proc.Service):
     """One ``temporal server start-dev`` process with tidegate's search attributes.
 
     Args:
@@ -259,15 +258,3 @@ class TemporalDevServer:
             self._popen.wait()
         self._popen = None
         self.pid_file.unlink(missing_ok=True)
-
-    def __enter__(self) -> TemporalDevServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
