@@ -13,9 +13,10 @@ import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
+
+from workflows.calls import call
 
 with workflow.unsafe.imports_passed_through():
     from activities.messaging import (
@@ -48,12 +49,6 @@ with workflow.unsafe.imports_passed_through():
         TaskInput,
         TaskView,
     )
-
-ACTIVITY_TIMEOUT = timedelta(seconds=10)
-"""Per attempt. Every activity here takes well under a second, and a worker that dies mid-attempt
-(SIGKILL, OOM, a lost host) is only noticed when this runs out: at 60 s a crash during dispatch
-held every task of that dispatch back a minute (tests/e2e/test_reliability.py)."""
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
 @workflow.defn
@@ -140,13 +135,11 @@ class ResponseWorkflow:
 
     async def _record_start(self) -> None:
         inp = self._inputs()
-        await workflow.execute_activity_method(
+        await call(
             RecordActivities.record_response,
             RecordResponseInput(
                 self._s.response_id, inp.region, inp.drill, inp.plan, workflow.now()
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
 
     async def _wait_for_work(self) -> None:
@@ -186,7 +179,7 @@ class ResponseWorkflow:
             await self._record_warning(outcome.alert, str(outcome.decision))
 
     async def _record_warning(self, alert: Alert, decision: str) -> None:
-        await workflow.execute_activity_method(
+        await call(
             RecordActivities.record_warning,
             RecordWarningInput(
                 self._s.response_id,
@@ -201,8 +194,6 @@ class ResponseWorkflow:
                 alert.headline,
                 workflow.now(),
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
 
     async def _reconcile(self) -> None:
@@ -228,17 +219,13 @@ class ResponseWorkflow:
         if not fresh:
             return
         now = workflow.now()
-        await workflow.execute_activity_method(
+        await call(
             RecordActivities.record_tasks,
             RecordTasksInput(self._s.response_id, inp.drill, inp.plan.version, fresh, now),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
-        await workflow.execute_activity_method(
+        await call(
             MessagingActivities.publish_tasks,
             PublishTasksInput(self._s.response_id, inp.drill, inp.plan.content_hash, fresh, now),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
         # Started together: one workflow task issues every start command instead of one each.
         await asyncio.gather(*(self._start_tracking(task, now) for task in fresh))
@@ -273,13 +260,11 @@ class ResponseWorkflow:
         )
         if not open_tasks:
             return
-        await workflow.execute_activity_method(
+        await call(
             MessagingActivities.publish_stand_down,
             PublishStandDownInput(
                 self._s.response_id, inp.drill, inp.plan.content_hash, open_tasks, workflow.now()
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
         await asyncio.gather(
             *(
@@ -292,7 +277,7 @@ class ResponseWorkflow:
 
     async def _publish_notices(self, notices: tuple[Notice, ...]) -> None:
         inp = self._inputs()
-        await workflow.execute_activity_method(
+        await call(
             MessagingActivities.publish_notices,
             PublishNoticesInput(
                 self._s.response_id,
@@ -301,14 +286,12 @@ class ResponseWorkflow:
                 notices,
                 workflow.now(),
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
 
     async def _record_levels(self, status: str) -> None:
         self._s.changes += 1
         levels = self._s.response.levels if self._s.response else {}
-        await workflow.execute_activity_method(
+        await call(
             RecordActivities.record_levels,
             RecordLevelsInput(
                 self._s.response_id,
@@ -318,8 +301,6 @@ class ResponseWorkflow:
                 workflow.now(),
                 {"open_tasks": self._open_tasks()},
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
         self._show_in_visibility(levels)
 

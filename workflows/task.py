@@ -13,7 +13,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows.calls import call
 
 with workflow.unsafe.imports_passed_through():
     import plans.model  # noqa: F401 - registers the module the converter resolves Task in
@@ -24,12 +25,6 @@ with workflow.unsafe.imports_passed_through():
         TaskTransitionInput,
     )
     from workflows.types import OPEN_STATES, AgencyEvent, TaskChange, TaskInput, TaskResult
-
-ACTIVITY_TIMEOUT = timedelta(seconds=10)
-"""Per attempt. Every activity here takes well under a second, and a worker that dies mid-attempt
-(SIGKILL, OOM, a lost host) is only noticed when this runs out: at 30 s an escalation caught by
-a crash went out half a minute late (see ``workflows/response.py``)."""
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
 @workflow.defn
@@ -129,19 +124,15 @@ class TaskWorkflow:
         """Send and record one escalation step (both idempotent on task id + step)."""
         step = inp.task.escalation[index]
         now = workflow.now()
-        await workflow.execute_activity_method(
+        await call(
             MessagingActivities.publish_escalation,
             PublishEscalationInput(
                 inp.response_id, inp.task_id, inp.drill, inp.plan_hash, inp.task, index, step, now
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
-        await workflow.execute_activity_method(
+        await call(
             RecordActivities.record_escalation,
             RecordEscalationInput(inp.task_id, inp.response_id, index, step.kind, step.to, now),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
         assert self._result is not None
         self._result.escalations += 1
@@ -155,11 +146,9 @@ class TaskWorkflow:
         self._result.history.append(kind)
         if state == "acknowledged":
             self._result.acknowledged_at = workflow.now()
-        await workflow.execute_activity_method(
+        await call(
             RecordActivities.record_task_transition,
             TaskTransitionInput(inp.task_id, self._seq, state, kind, workflow.now(), dict(detail)),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
         parent = workflow.get_external_workflow_handle(inp.parent_workflow_id)
         try:

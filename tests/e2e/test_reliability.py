@@ -48,7 +48,8 @@ from store.db import create_engine, session_maker
 from store.models import EscalationRecord, ResponseRecord, TaskRecord
 from tests.e2e.harness import eventually, prepare
 from tests.e2e.workerproc import WorkerProcess
-from workflows.response import ACTIVITY_TIMEOUT, ResponseWorkflow
+from workflows.calls import ACTIVITY_TIMEOUT
+from workflows.response import ResponseWorkflow
 
 pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)
