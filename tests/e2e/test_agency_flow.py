@@ -7,7 +7,6 @@ Real Temporal dev server, Kafka and database. The response runs 300x faster than
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -55,9 +54,9 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
 
 
 async def test_agencies_answer_silence_escalates_and_cancel_stands_down(
-    agency_settings: Settings, temporal_env: object, producer: AIOKafkaProducer
+    e2e_settings: Settings, temporal_env: object, producer: AIOKafkaProducer
 ) -> None:
-    settings = agency_settings
+    settings = e2e_settings
     client: Client = temporal_env.client  # type: ignore[attr-defined]
     await prepare(settings)
     expected = respond([ActiveWarning(Hazard.FLOOD, Level.BLUE, ("pudong",))], PLAN)
@@ -173,19 +172,3 @@ async def test_agencies_answer_silence_escalates_and_cancel_stands_down(
             assert {m["task_id"].split("/", 1)[1] for m in stood} == open_ids
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-def agency_settings(
-    settings: Settings, kafka_bootstrap: str, temporal_env: object, tmp_path: object
-) -> Settings:
-    target = temporal_env.client.service_client.config.target_host  # type: ignore[attr-defined]
-    return settings.model_copy(
-        update={
-            "temporal_address": target,
-            "kafka_bootstrap": kafka_bootstrap,
-            "database_url": f"sqlite+aiosqlite:///{tmp_path}/agency.db",
-            "region": f"e2e{uuid.uuid4().hex[:8]}",
-            "task_queue": f"tidegate-{uuid.uuid4().hex[:8]}",
-        }
-    )
