@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from activities.messaging import MessagingActivities, Topics, throttle_metadata_retries
 from activities.records import RecordActivities
+from activities.tracking import TrackingActivities
 from alerts.agency_events import AgencyEventConsumer
 from alerts.consumer import AlertConsumer
 from config.errors import ConfigError
@@ -71,6 +72,7 @@ def build_worker(
     client: Client,
     records: RecordActivities,
     messaging: MessagingActivities,
+    tracking: TrackingActivities,
 ) -> Worker:
     """The Temporal worker with every workflow and activity tidegate has."""
     return Worker(
@@ -88,6 +90,7 @@ def build_worker(
             messaging.publish_stand_down,
             messaging.publish_escalation,
             messaging.publish_notices,
+            tracking.start_tracking,
         ],
     )
 
@@ -105,7 +108,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         topics = Topics(settings.topic_prefix, settings.drill_topic_prefix)
         records = RecordActivities(sessions)
         messaging = MessagingActivities(producer, PlanLibrary(sessions, plan), topics)
-        worker = build_worker(settings, client, records, messaging)
+        tracking = TrackingActivities(client, sessions)
+        worker = build_worker(settings, client, records, messaging, tracking)
         await stack.enter_async_context(worker)
         for consumer in (
             AlertConsumer(settings, client, sessions, producer, plan),

@@ -12,12 +12,13 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from temporalio import activity
 
 from plans import render
+from plans.lifecycle import deadline, task_key
 from plans.model import EscalationStep, Notice, Plan, Task
 
 if TYPE_CHECKING:
@@ -56,6 +57,10 @@ class PublishTasksInput:
     plan_hash: str
     tasks: tuple[Task, ...]
     issued_at: datetime
+    dispatches: tuple[int, ...] = ()
+    """Dispatch number per task (``plans.lifecycle.task_key``); empty means all first."""
+    time_scale: float = 1.0
+    """The response's clock: the deadline in the message is the one the task workflow keeps."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,8 @@ class PublishStandDownInput:
     plan_hash: str
     tasks: tuple[Task, ...]
     at: datetime
+    task_ids: tuple[str, ...] = ()
+    """The id of each task's current dispatch; empty means every task's first."""
 
 
 def throttle_metadata_retries(producer: AIOKafkaProducer, backoff_s: float = 0.1) -> None:
@@ -119,13 +126,21 @@ def throttle_metadata_retries(producer: AIOKafkaProducer, backoff_s: float = 0.1
 
 
 def task_message(
-    response_id: str, task: Task, plan: Plan, drill: bool, issued_at: datetime
+    response_id: str,
+    task: Task,
+    plan: Plan,
+    drill: bool,
+    issued_at: datetime,
+    dispatch: int = 1,
+    time_scale: float = 1.0,
 ) -> dict[str, Any]:
     """The task message contract (see ``docs/messages.md``)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "type": "task",
-        "task_id": f"{response_id}/{task.id}",
+        "task_id": task_key(response_id, task.id, dispatch),
+        "plan_task_id": task.id,
+        "dispatch": dispatch,
         "response_id": response_id,
         "agency": task.agency,
         "action_id": task.action_id,
@@ -134,7 +149,7 @@ def task_message(
         "hazard": str(task.hazard),
         "response_level": str(task.response_level),
         "issued_at": issued_at.isoformat(),
-        "deadline": (issued_at + timedelta(minutes=task.deadline_minutes)).isoformat(),
+        "deadline": deadline(issued_at, task.deadline_minutes, time_scale).isoformat(),
         "ack_timeout_minutes": task.ack_timeout_minutes,
         "instructions": render.render_task(plan, task),
         "drill": drill,
@@ -167,14 +182,17 @@ class MessagingActivities:
     async def publish_tasks(self, inp: PublishTasksInput) -> int:
         """Put each task on ``tasks.<agency>``; returns how many messages were sent."""
         plan = await self._plans.get(inp.plan_hash)
+        numbers = inp.dispatches or (1,) * len(inp.tasks)
+        messages = [
+            task_message(
+                inp.response_id, task, plan, inp.drill, inp.issued_at, number, inp.time_scale
+            )
+            for task, number in zip(inp.tasks, numbers, strict=True)
+        ]
         await self._send_all(
             [
-                (
-                    self._topics.name(f"tasks.{task.agency}", inp.drill),
-                    f"{inp.response_id}/{task.id}",
-                    task_message(inp.response_id, task, plan, inp.drill, inp.issued_at),
-                )
-                for task in inp.tasks
+                (self._topics.name(f"tasks.{task.agency}", inp.drill), body["task_id"], body)
+                for task, body in zip(inp.tasks, messages, strict=True)
             ]
         )
         return len(inp.tasks)
@@ -183,15 +201,16 @@ class MessagingActivities:
     async def publish_stand_down(self, inp: PublishStandDownInput) -> None:
         """Tell each agency that a task is stood down (on its own task topic)."""
         plan = await self._plans.get(inp.plan_hash)
+        ids = inp.task_ids or tuple(task_key(inp.response_id, task.id) for task in inp.tasks)
         await self._send_all(
             [
                 (
                     self._topics.name(f"tasks.{task.agency}", inp.drill),
-                    f"{inp.response_id}/{task.id}",
+                    task_id,
                     {
                         "schema_version": SCHEMA_VERSION,
                         "type": "stand_down",
-                        "task_id": f"{inp.response_id}/{task.id}",
+                        "task_id": task_id,
                         "response_id": inp.response_id,
                         "agency": task.agency,
                         "action_id": task.action_id,
@@ -200,7 +219,7 @@ class MessagingActivities:
                         "plan_version": plan.version,
                     },
                 )
-                for task in inp.tasks
+                for task, task_id in zip(inp.tasks, ids, strict=True)
             ]
         )
 

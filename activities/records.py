@@ -7,13 +7,15 @@ a retried activity meets its own earlier row and changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 
+from plans.lifecycle import deadline, task_key
 from plans.model import Plan, Task
 from store import records
+from workflows.types import TaskInput, Tracking
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,17 +60,35 @@ class RecordWarningInput:
     sent: datetime
     headline: str
     at: datetime
+    reason: str = ""
+    """Why the ledger decided so (``alerts.rules.Outcome.reason``), for the sender to read."""
+    references: tuple[str, ...] = ()
+    """The ids this update or cancel names."""
+    warning: str = ""
+    """Id of the first message of the warning the ledger filed it under ("" if none)."""
+    arrival: bool = True
+    """False when decided later than arrival: a held message released or orphaned."""
 
 
 @dataclass(frozen=True)
 class RecordTasksInput:
-    """Tasks about to be dispatched; rows are created before any message leaves."""
+    """Tasks about to be dispatched; rows are created before any message leaves.
+
+    The fields after ``issued_at`` came with re-dispatch and early answers; inputs recorded
+    before them (in histories) decode with the defaults and behave as they always did.
+    """
 
     response_id: str
     drill: bool
     plan_version: str
     tasks: tuple[Task, ...]
     issued_at: datetime
+    dispatches: tuple[int, ...] = ()
+    """Dispatch number per task (``plans.lifecycle.task_key``); empty means all first."""
+    parent_workflow_id: str = ""
+    """The response's workflow id; when set, each row keeps its task workflow's input."""
+    plan_hash: str = ""
+    time_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -95,9 +115,30 @@ class RecordEscalationInput:
     at: datetime
 
 
-def task_key(response_id: str, task: Task) -> str:
-    """The global task id: unique across responses, stable across retries and restarts."""
-    return f"{response_id}/{task.id}"
+def tracking_for(
+    inp: RecordTasksInput, task: Task, number: int, task_queue: str
+) -> Tracking | None:
+    """The task workflow's input, kept in the row (``workflows.tracking``)."""
+    if not inp.parent_workflow_id:
+        return None  # a response of an earlier release starts its task workflows itself
+    task_id = task_key(inp.response_id, task.id, number)
+    return Tracking(
+        task_queue,
+        TaskInput(
+            task_id,
+            inp.response_id,
+            inp.parent_workflow_id,
+            task,
+            inp.plan_hash,
+            inp.drill,
+            inp.issued_at,
+            inp.time_scale,
+        ),
+    )
+
+
+def _encoded(tracking: Tracking | None) -> str | None:
+    return None if tracking is None else tracking.encode()
 
 
 class RecordActivities:
@@ -131,9 +172,13 @@ class RecordActivities:
     @activity.defn
     async def record_tasks(self, inp: RecordTasksInput) -> None:
         """Create one row per task (never two, whatever retries happen)."""
+        task_queue = activity.info().task_queue
+        numbers = inp.dispatches or (1,) * len(inp.tasks)
         rows = [
             {
-                "id": task_key(inp.response_id, task),
+                "id": task_key(inp.response_id, task.id, number),
+                "dispatch": number,
+                "tracking": _encoded(tracking_for(inp, task, number, task_queue)),
                 "response_id": inp.response_id,
                 "plan_task_id": task.id,
                 "action_id": task.action_id,
@@ -146,10 +191,10 @@ class RecordActivities:
                 "drill": inp.drill,
                 "plan_version": inp.plan_version,
                 "issued_at": inp.issued_at,
-                "deadline_at": inp.issued_at + timedelta(minutes=task.deadline_minutes),
+                "deadline_at": deadline(inp.issued_at, task.deadline_minutes, inp.time_scale),
                 "updated_at": inp.issued_at,
             }
-            for task in inp.tasks
+            for task, number in zip(inp.tasks, numbers, strict=True)
         ]
         async with self._sessions.begin() as session:
             await records.save_tasks(session, rows)

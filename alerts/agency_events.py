@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from temporalio.service import RPCError, RPCStatusCode
 
 from alerts.kafka import KafkaIntake, Refused
-from workflows.task import TaskWorkflow
-from workflows.types import AgencyEvent
+from plans.lifecycle import task_workflow_id
+from store import queries
+from workflows import tracking
+from workflows.types import AgencyEvent, Tracking
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -31,6 +34,19 @@ log = logging.getLogger("tidegate.intake")
 
 KINDS = ("acknowledge", "progress", "complete", "decline")
 MAX_EVENT_BYTES = 64 * 1024
+MAX_TASK_ID_CHARS = 300
+"""A task id is ``<response id>/<plan task id>``; the ``tasks`` table keys it in 300 chars."""
+MAX_BY_CHARS = 200
+"""Who answered: a team, desk or person, one line."""
+MAX_NOTE_CHARS = 2000
+"""A note or a decline's reason: a few sentences; newlines and tabs allowed."""
+
+# Refused at the edge: what is valid JSON but cannot travel further. Lone surrogates (JSON
+# "\ud800" escapes) cannot be encoded as UTF-8 for a workflow id or a database row,
+# PostgreSQL text cannot hold NUL, and control characters have no place in an id or a name.
+_ID_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f\ud800-\udfff]")
+_LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_NOTE_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -42,33 +58,133 @@ class TaskEvent:
 
 
 def parse_event(payload: bytes) -> TaskEvent:
-    """Validate an agency event; raises :class:`Refused` naming what is wrong."""
+    """Validate an agency event; raises :class:`Refused` naming what is wrong.
+
+    Fields (see ``docs/messages.md``): ``task_id`` (1-300 characters, ``<response id>/<plan
+    task id>``, no whitespace or control characters), ``kind`` (one of :data:`KINDS`), ``by``
+    (optional, one line of at most 200 characters), ``reason`` or ``note`` (optional, at most
+    2,000 characters; a decline needs one). Other keys are ignored, but the whole document must
+    be plain JSON: no duplicate keys, ``NaN``/``Infinity``, oversized numbers or absurd nesting.
+    """
     if len(payload) > MAX_EVENT_BYTES:
         raise Refused(f"event is {len(payload)} bytes, over the {MAX_EVENT_BYTES} byte limit")
-    try:
-        data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Refused(f"not UTF-8 JSON: {exc}") from None
+    data = _load(payload)
     if not isinstance(data, dict):
         raise Refused("an event must be a JSON object")
-    task_id, kind = data.get("task_id"), data.get("kind")
-    if not isinstance(task_id, str) or "/" not in task_id:
-        raise Refused("task_id: missing or not a task id (<response id>/<plan task id>)")
+    task_id, kind = _task_id(data.get("task_id")), data.get("kind")
     if kind not in KINDS:
         raise Refused(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
-    by, note = data.get("by", ""), data.get("reason") or data.get("note") or ""
-    if not isinstance(by, str) or not isinstance(note, str):
-        raise Refused("by, note and reason must be strings")
+    by = _string(data, "by", MAX_BY_CHARS, _LINE_FORBIDDEN)
+    note = _string(data, "reason", MAX_NOTE_CHARS, _NOTE_FORBIDDEN) or _string(
+        data, "note", MAX_NOTE_CHARS, _NOTE_FORBIDDEN
+    )
     if kind == "decline" and not note.strip():
         raise Refused("reason: a decline must say why")
     return TaskEvent(task_id, AgencyEvent(kind=kind, by=by, note=note))
 
 
-async def deliver(client: Client, event: TaskEvent) -> None:
-    """Signal the task's workflow; unknown or closed tasks are refused."""
-    handle = client.get_workflow_handle(f"task:{event.task_id}")
+def _load(payload: bytes) -> object:
     try:
-        await handle.signal(TaskWorkflow.agency_event, event.event)
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Refused(f"not UTF-8 JSON: {exc}") from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise Refused(f"not UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise Refused("not UTF-8 JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer over Python's digit limit
+        raise Refused(f"not UTF-8 JSON: {exc}") from None
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for key, value in pairs:
+        if key in found:
+            raise Refused(f"{key!r} appears twice")
+        found[key] = value
+    return found
+
+
+def _no_constant(name: str) -> object:
+    raise Refused(f"not UTF-8 JSON: {name} is not allowed")
+
+
+def _task_id(value: object) -> str:
+    if not isinstance(value, str) or "/" not in value:
+        raise Refused("task_id: missing or not a task id (<response id>/<plan task id>)")
+    if len(value) > MAX_TASK_ID_CHARS:
+        raise Refused(f"task_id: {len(value)} characters, over {MAX_TASK_ID_CHARS}")
+    bad = _ID_FORBIDDEN.search(value)
+    if bad:
+        raise Refused(
+            f"task_id: contains {bad.group()!r}; whitespace and control characters are not allowed"
+        )
+    return value
+
+
+def _string(data: dict[str, object], key: str, limit: int, forbidden: re.Pattern[str]) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Refused(f"{key}: must be a string, got {type(value).__name__}")
+    if len(value) > limit:
+        raise Refused(f"{key}: {len(value)} characters, over {limit}")
+    bad = forbidden.search(value)
+    if bad:
+        raise Refused(f"{key}: contains {bad.group()!r}, which is not allowed")
+    return value
+
+
+@dataclass(frozen=True)
+class AnswerRoute:
+    """Where answers go: the services, and which tasks this way in may answer."""
+
+    client: Client
+    sessions: async_sessionmaker[AsyncSession]
+    task_queue: str
+    """The task queue whose task workflows this way in reaches (the worker's, or a drill's)."""
+    drill: bool
+    """Drill answers reach drill tasks only, live answers live tasks only."""
+
+
+async def deliver(route: AnswerRoute, event: TaskEvent) -> None:
+    """Hand an answer to its task's workflow; unknown, foreign or closed tasks are refused.
+
+    The task's row decides: an answer for a recorded task is never refused because its
+    tracking has not started yet (it starts it, ``workflows.tracking.answer``).
+    """
+    async with route.sessions() as session:
+        row = await queries.task(session, event.task_id)
+    if row is None:
+        raise Refused(f"task_id: no task {event.task_id!r}")
+    if row.drill != route.drill:
+        raise Refused(
+            f"task_id: {event.task_id!r} is a {'drill' if row.drill else 'live'} task; "
+            f"{'drill' if route.drill else 'live'} answers reach "
+            f"{'drill' if route.drill else 'live'} tasks only"
+        )
+    if row.tracking is None:  # recorded by an earlier release, which started tracking first
+        await _signal(route.client, event)
+        return
+    tracked = Tracking.decode(row.tracking)
+    if tracked.task_queue != route.task_queue:
+        raise Refused(
+            f"task_id: {event.task_id!r} is tracked on task queue {tracked.task_queue!r}, "
+            f"not on {route.task_queue!r}"
+        )
+    try:
+        await tracking.answer(route.client, tracked, event.event)
+    except tracking.TaskClosed:
+        raise Refused(f"task_id: task {event.task_id!r} is closed ({row.state})") from None
+
+
+async def _signal(client: Client, event: TaskEvent) -> None:
+    handle = client.get_workflow_handle(task_workflow_id(event.task_id))
+    try:
+        await handle.signal("agency_event", event.event)
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise Refused(f"task_id: no open task {event.task_id!r}") from None
@@ -95,10 +211,10 @@ class AgencyEventConsumer(KafkaIntake):
             producer=producer,
             sessions=sessions,
         )
-        self._client = client
+        self._route = AnswerRoute(client, sessions, settings.task_queue, drill)
 
     async def process(self, payload: bytes) -> None:
         """Parse and deliver one agency event."""
         event = parse_event(payload)
-        await deliver(self._client, event)
+        await deliver(self._route, event)
         log.info("task %s: %s", event.task_id, event.event.kind)

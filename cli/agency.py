@@ -15,9 +15,10 @@ import sys
 import typer
 from aiokafka import AIOKafkaConsumer
 
-from alerts.agency_events import deliver, parse_event
+from alerts.agency_events import AnswerRoute, deliver, parse_event
 from alerts.kafka import Refused
 from config.settings import load_settings
+from store.db import create_engine, session_maker
 from worker import connect_temporal
 
 app = typer.Typer(help="Acknowledge, complete or decline tasks; watch an agency's queue.")
@@ -31,7 +32,17 @@ def _send(task_id: str, kind: str, by: str, reason: str = "") -> None:
 
     async def go() -> None:
         event = parse_event(json.dumps(body).encode())
-        await deliver(await connect_temporal(settings), event)
+        engine = create_engine(settings.db_url)
+        try:
+            route = AnswerRoute(
+                await connect_temporal(settings),
+                session_maker(engine),
+                settings.task_queue,
+                drill=False,
+            )
+            await deliver(route, event)
+        finally:
+            await engine.dispose()
 
     try:
         asyncio.run(go())

@@ -28,14 +28,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from alerts.agency_events import deliver, parse_event
+from alerts.agency_events import AnswerRoute, deliver, parse_event
 from alerts.kafka import Refused
 from drills.agencies import Profiles
 from drills.clock import Agenda, Timebase
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
-    from temporalio.client import Client
 
 AGENCY_NAME = "drill-agency"
 """The ``by`` of every simulated answer."""
@@ -62,15 +61,15 @@ def event_body(task_id: str, kind: str) -> bytes:
 
 
 class SignalResponder:
-    """Parse the event like the Kafka consumer does, then signal the task workflow."""
+    """Parse the event like the Kafka consumer does, then deliver it as the consumer does."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, route: AnswerRoute) -> None:
+        self._route = route
 
     async def answer(self, task_id: str, kind: str) -> bool:
-        """Signal the task's workflow; a closed task refuses."""
+        """Hand the answer to the task's workflow; a closed task refuses."""
         try:
-            await deliver(self._client, parse_event(event_body(task_id, kind)))
+            await deliver(self._route, parse_event(event_body(task_id, kind)))
         except Refused:
             return False
         return True

@@ -36,6 +36,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.messaging import MessagingActivities, Topics
 from activities.records import RecordActivities
+from activities.tracking import TrackingActivities
+from alerts.agency_events import AnswerRoute
 from alerts.intake import parse_alert
 from alerts.route import response_workflow_id, submit
 from alerts.rules import AlertLedger
@@ -261,10 +263,12 @@ async def run_fast(
             env.client,
             RecordActivities(sessions),
             MessagingActivities(producer, PlanLibrary(sessions, run.plan), topics),
+            TrackingActivities(env.client, sessions),
         )
         await stack.enter_async_context(worker)
         clock.leaks.watch(run.workflow_id)
-        driver = _Driver(run, drill_settings, env.client, clock, SignalResponder(env.client))
+        route = AnswerRoute(env.client, sessions, drill_settings.task_queue, drill=True)
+        driver = _Driver(run, drill_settings, env.client, clock, SignalResponder(route))
         driver.on_closing = clock.leaks.task_closing
         driver.sessions = sessions
         await driver.drive(stack, observe)
@@ -402,7 +406,9 @@ class _Driver:
         run = self.run
         sent_at = await self.clock.now()
         alert = parse_alert(
-            json.dumps(step.document(sent_at)).encode(), max_bytes=self.settings.max_alert_bytes
+            json.dumps(step.document(sent_at)).encode(),
+            max_bytes=self.settings.max_alert_bytes,
+            now=sent_at,  # service time: the time-skipping server's runs ahead of the system's
         )
         await submit(
             self.client,

@@ -13,7 +13,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -25,12 +24,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from store.types import UTCDateTime
+
 
 class Base(DeclarativeBase):
-    """Declarative base with timezone-aware datetimes and portable JSON."""
+    """Declarative base with timezone-aware datetimes and portable JSON.
+
+    Every ``Mapped[datetime]`` column is a :class:`~store.types.UTCDateTime`: stored as UTC,
+    read back timezone-aware (UTC) on SQLite as on PostgreSQL.
+    """
 
     type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
-        datetime: DateTime(timezone=True),
+        datetime: UTCDateTime(),
         dict[str, Any]: JSON,
         list[Any]: JSON,
     }
@@ -86,7 +91,7 @@ class WarningRecord(Base):
 
 
 class TaskRecord(Base):
-    """One task of one response; ``id`` is ``<response id>/<plan task id>``."""
+    """One dispatch of a plan task in one response; ``id`` from ``plans.lifecycle.task_key``."""
 
     __tablename__ = "tasks"
 
@@ -105,6 +110,10 @@ class TaskRecord(Base):
     issued_at: Mapped[datetime]
     deadline_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    dispatch: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """1 for a plan task's first dispatch in the response, 2 for the next, ..."""
+    tracking: Mapped[str | None] = mapped_column(Text, default=None)
+    """The task workflow's input, encoded by the data converter (``workflows.tracking``)."""
 
 
 class TaskEventRecord(Base):

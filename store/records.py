@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plans.model import Plan
@@ -106,8 +106,19 @@ async def save_warning(
     sent: datetime,
     headline: str,
     at: datetime,
+    reason: str = "",
+    references: Sequence[str] = (),
+    warning: str = "",
+    arrival: bool = True,
 ) -> None:
-    """Store a received warning and intake's decision once."""
+    """Store a received warning once, and each decision on it in the audit log.
+
+    The row keeps the decision on arrival. Every decision (on arrival, on a held message's
+    release or orphaning, on each re-send of the id) is one audit entry, keyed by the time it
+    was taken as well, so a third copy of a message is logged like the second; a retried
+    activity carries the same time and adds nothing. Intake reads these entries to tell the
+    sender what became of the message (``alerts.decisions``).
+    """
     await insert_ignore(
         session,
         WarningRecord,
@@ -127,12 +138,16 @@ async def save_warning(
     )
     await audit(
         session,
-        f"{response_id}:warning:{warning_id}:{decision}",
+        f"{response_id}:warning:{warning_id}:{decision}:{at.isoformat()}",
         response_id,
         "warning_received",
         at,
         warning_id=warning_id,
         decision=decision,
+        reason=reason,
+        references=list(references),
+        warning=warning,
+        arrival=arrival,
     )
 
 
@@ -208,3 +223,24 @@ async def save_rejection(
 ) -> None:
     """Keep refused input with its reason (rejections are never silently dropped)."""
     session.add(RejectionRecord(channel=channel, reason=reason, payload=payload, received_at=at))
+
+
+async def save_rejections(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep a batch of refused inputs (``channel``, ``reason``, ``payload``, ``received_at``).
+
+    Multi-row ``INSERT ... VALUES (...), (...)`` statements of up to 1,000 rows (4,000 bound
+    parameters, well within SQLite's and PostgreSQL's limits): a burst of refusals costs one
+    statement, not one per row.
+    """
+    for start in range(0, len(rows), 1000):
+        await session.execute(insert(RejectionRecord).values(list(rows[start : start + 1000])))
+
+
+async def tracking_of(session: AsyncSession, task_ids: Sequence[str]) -> list[str]:
+    """The stored tracking inputs of these tasks (rows without one are skipped), in id order."""
+    rows = await session.scalars(
+        select(TaskRecord.tracking)
+        .where(TaskRecord.id.in_(task_ids), TaskRecord.tracking.is_not(None))
+        .order_by(TaskRecord.id)
+    )
+    return [text for text in rows if text is not None]

@@ -31,10 +31,11 @@ with workflow.unsafe.imports_passed_through():
         RecordResponseInput,
         RecordTasksInput,
         RecordWarningInput,
-        task_key,
     )
+    from activities.tracking import StartTrackingInput, TrackingActivities
     from alerts.model import Alert
     from alerts.rules import Outcome
+    from plans.lifecycle import TaskState, task_key, task_workflow_id
     from plans.model import Notice, Plan, ResponseLevel, Task
     from plans.rules import diff, respond
     from workflows.search import HAZARDS, REGION, RESPONSE_LEVEL
@@ -49,6 +50,10 @@ with workflow.unsafe.imports_passed_through():
         TaskInput,
         TaskView,
     )
+
+TRACKING_BY_ACTIVITY = "tracking-by-activity"
+"""Patch: task workflows started by an activity (not as children) and plan tasks dispatched
+again after they closed. Responses of earlier releases take the old path on replay."""
 
 
 @workflow.defn
@@ -94,7 +99,7 @@ class ResponseWorkflow:
     def task_changed(self, change: TaskChange) -> None:
         """A task workflow reports a new state."""
         view = self._s.tasks.get(change.plan_task_id)
-        if view is not None:
+        if view is not None and view.task_id == change.task_id:  # not an earlier dispatch
             view.state = change.state
 
     @workflow.update
@@ -164,8 +169,8 @@ class ResponseWorkflow:
         while self._s.inbox:
             alert = self._s.inbox.pop(0)
             self._s.applied_this_run += 1
-            outcome = self._s.ledger.accept(alert, now)
-            await self._record_warning(alert, str(outcome.decision))
+            outcome = self._s.ledger.accept(alert, now, patched=workflow.patched)
+            await self._record_warning(alert, outcome, arrival=True)
             for released in outcome.released:
                 await self._record_outcome(released)
         for orphan in self._s.ledger.expire_held(now):
@@ -176,9 +181,9 @@ class ResponseWorkflow:
     async def _record_outcome(self, outcome: Outcome) -> None:
         """Record a decision taken later than arrival (a held message released or orphaned)."""
         if outcome.alert is not None:
-            await self._record_warning(outcome.alert, str(outcome.decision))
+            await self._record_warning(outcome.alert, outcome, arrival=False)
 
-    async def _record_warning(self, alert: Alert, decision: str) -> None:
+    async def _record_warning(self, alert: Alert, outcome: Outcome, *, arrival: bool) -> None:
         await call(
             RecordActivities.record_warning,
             RecordWarningInput(
@@ -189,10 +194,14 @@ class ResponseWorkflow:
                 str(alert.level),
                 alert.areas,
                 str(alert.status),
-                decision,
+                str(outcome.decision),
                 alert.sent,
                 alert.headline,
                 workflow.now(),
+                outcome.reason,
+                alert.references,
+                self._s.ledger.index.get(alert.id, ""),
+                arrival,
             ),
         )
 
@@ -213,7 +222,82 @@ class ResponseWorkflow:
             await self._publish_notices(change.notices)
 
     async def _dispatch(self, tasks: tuple[Task, ...]) -> None:
-        """Record, publish, then track each new task; nobody is asked for approval."""
+        """Record, then publish and track each task due again; nobody is asked for approval.
+
+        A plan task whose last dispatch is closed (stood down, done, declined) is dispatched
+        anew, under a new id, when the weather brings it back.
+        """
+        if not workflow.patched(TRACKING_BY_ACTIVITY):
+            await self._dispatch_as_children(tasks)
+            return
+        inp = self._inputs()
+        fresh = tuple(t for t in tasks if not self._is_open(t.id))
+        if not fresh:
+            return
+        now = workflow.now()
+        numbers = tuple(self._next_dispatch(t.id) for t in fresh)
+        ids = tuple(
+            task_key(self._s.response_id, t.id, n) for t, n in zip(fresh, numbers, strict=True)
+        )
+        await call(
+            RecordActivities.record_tasks,
+            RecordTasksInput(
+                self._s.response_id,
+                inp.drill,
+                inp.plan.version,
+                fresh,
+                now,
+                numbers,
+                workflow.info().workflow_id,
+                inp.plan.content_hash,
+                inp.time_scale,
+            ),
+        )
+        for task, number, task_id in zip(fresh, numbers, ids, strict=True):
+            self._remember(task, number, task_id)
+        # The rows exist: messages and tracking go out together. An agency that answers before
+        # its task's workflow runs starts that workflow itself, from the same row.
+        await asyncio.gather(
+            call(
+                MessagingActivities.publish_tasks,
+                PublishTasksInput(
+                    self._s.response_id,
+                    inp.drill,
+                    inp.plan.content_hash,
+                    fresh,
+                    now,
+                    numbers,
+                    inp.time_scale,
+                ),
+            ),
+            call(TrackingActivities.start_tracking, StartTrackingInput(ids)),
+        )
+
+    def _is_open(self, plan_task_id: str) -> bool:
+        view = self._s.tasks.get(plan_task_id)
+        return view is not None and view.state in OPEN_STATES
+
+    def _next_dispatch(self, plan_task_id: str) -> int:
+        if plan_task_id not in self._s.tasks:
+            return 1
+        return self._s.dispatches.get(plan_task_id, 1) + 1
+
+    def _remember(self, task: Task, number: int, task_id: str) -> None:
+        """The new dispatch becomes the task's current view; the old one is only counted."""
+        earlier = self._s.tasks.pop(task.id, None)
+        if earlier is not None:
+            self._s.replaced[earlier.state] = self._s.replaced.get(earlier.state, 0) + 1
+        if number > 1:
+            self._s.dispatches[task.id] = number
+        self._s.tasks[task.id] = TaskView(
+            task_id, task.agency, task.action_id, task.area, task.asset, TaskState.DISPATCHED
+        )
+
+    async def _dispatch_as_children(self, tasks: tuple[Task, ...]) -> None:
+        """Before ``TRACKING_BY_ACTIVITY``: task workflows as children, one dispatch per task.
+
+        Kept so that responses started by earlier releases replay unchanged.
+        """
         inp = self._inputs()
         fresh = tuple(t for t in tasks if t.id not in self._s.tasks)
         if not fresh:
@@ -228,13 +312,13 @@ class ResponseWorkflow:
             PublishTasksInput(self._s.response_id, inp.drill, inp.plan.content_hash, fresh, now),
         )
         # Started together: one workflow task issues every start command instead of one each.
-        await asyncio.gather(*(self._start_tracking(task, now) for task in fresh))
+        await asyncio.gather(*(self._start_child(task, now) for task in fresh))
 
-    async def _start_tracking(self, task: Task, issued_at: datetime) -> None:
+    async def _start_child(self, task: Task, issued_at: datetime) -> None:
         inp = self._inputs()
-        key = task_key(self._s.response_id, task)
+        key = task_key(self._s.response_id, task.id)
         self._s.tasks[task.id] = TaskView(
-            key, task.agency, task.action_id, task.area, task.asset, "dispatched"
+            key, task.agency, task.action_id, task.area, task.asset, TaskState.DISPATCHED
         )
         await workflow.start_child_workflow(
             TaskWorkflow.run,
@@ -248,32 +332,37 @@ class ResponseWorkflow:
                 issued_at,
                 inp.time_scale,
             ),
-            id=f"task:{key}",
+            id=task_workflow_id(key),
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
 
     async def _stand_down(self, tasks: tuple[Task, ...]) -> None:
         """Tell agencies and their task workflows that these tasks are no longer needed."""
         inp = self._inputs()
-        open_tasks = tuple(
-            t for t in tasks if t.id in self._s.tasks and self._s.tasks[t.id].state in OPEN_STATES
-        )
+        open_tasks = tuple(t for t in tasks if self._is_open(t.id))
         if not open_tasks:
             return
+        ids = tuple(self._s.tasks[t.id].task_id for t in open_tasks)
         await call(
             MessagingActivities.publish_stand_down,
             PublishStandDownInput(
-                self._s.response_id, inp.drill, inp.plan.content_hash, open_tasks, workflow.now()
+                self._s.response_id,
+                inp.drill,
+                inp.plan.content_hash,
+                open_tasks,
+                workflow.now(),
+                ids,
             ),
         )
-        await asyncio.gather(
-            *(
-                workflow.get_external_workflow_handle(
-                    f"task:{self._s.tasks[task.id].task_id}"
-                ).signal(TaskWorkflow.stand_down)
-                for task in open_tasks
-            )
-        )
+        await asyncio.gather(*(self._signal_stand_down(task_id) for task_id in ids))
+
+    @staticmethod
+    async def _signal_stand_down(task_id: str) -> None:
+        handle = workflow.get_external_workflow_handle(task_workflow_id(task_id))
+        try:
+            await handle.signal(TaskWorkflow.stand_down)
+        except Exception:  # closed meanwhile (completed, declined): nothing to stand down
+            workflow.logger.info("task %s had closed before its stand-down", task_id)
 
     async def _publish_notices(self, notices: tuple[Notice, ...]) -> None:
         inp = self._inputs()
@@ -355,13 +444,13 @@ class ResponseWorkflow:
 
     def _summary(self) -> ResponseSummary:
         inp = self._inputs()
-        states: dict[str, int] = {}
+        states = dict(self._s.replaced)
         for view in self._s.tasks.values():
             states[view.state] = states.get(view.state, 0) + 1
         return ResponseSummary(
             self._s.response_id,
             inp.plan.version,
             self._s.warnings_received,
-            len(self._s.tasks),
+            sum(states.values()),
             states,
         )

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         RecordEscalationInput,
         TaskTransitionInput,
     )
+    from plans.lifecycle import scaled
     from workflows.types import OPEN_STATES, AgencyEvent, TaskChange, TaskInput, TaskResult
 
 
@@ -158,4 +159,4 @@ class TaskWorkflow:
 
     @staticmethod
     def _scaled(inp: TaskInput, minutes: int) -> timedelta:
-        return timedelta(minutes=minutes) / inp.time_scale
+        return scaled(minutes, inp.time_scale)

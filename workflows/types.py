@@ -10,12 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from temporalio.api.common.v1 import Payload
+
 from alerts.model import Alert
 from alerts.rules import AlertLedger
+from plans.lifecycle import OPEN_STATES
 from plans.model import Plan, Response, Task
+from workflows.converter import DATA_CONVERTER
 
-OPEN_STATES = ("dispatched", "escalated", "acknowledged", "in_progress", "overdue")
-"""States in which a task still needs someone; everything else is closed."""
+__all__ = ["OPEN_STATES"]  # re-exported for modules that read task states with the types
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,27 @@ class TaskInput:
     issued_at: datetime
     time_scale: float = 1.0
     """Divides every plan duration: drills replay a storm faster than real time."""
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """How to start a task's workflow: kept in the task's row, so every starter agrees."""
+
+    task_queue: str
+    input: TaskInput
+
+    def encode(self) -> str:
+        """JSON exactly as the data converter writes it (histories show the same input)."""
+        payload = DATA_CONVERTER.payload_converter.to_payload(self)
+        return payload.data.decode()
+
+    @staticmethod
+    def decode(text: str) -> Tracking:
+        """The inverse of :meth:`encode`."""
+        payload = Payload(metadata={"encoding": b"json/plain"}, data=text.encode())
+        value = DATA_CONVERTER.payload_converter.from_payload(payload, Tracking)
+        assert isinstance(value, Tracking)
+        return value
 
 
 @dataclass(frozen=True)
@@ -85,7 +109,12 @@ class ResponseState:
     ledger: AlertLedger = field(default_factory=AlertLedger)
     response: Response | None = None
     tasks: dict[str, TaskView] = field(default_factory=dict)
-    """Plan task id to view, in dispatch order."""
+    """Plan task id to the view of its latest dispatch, in dispatch order."""
+    dispatches: dict[str, int] = field(default_factory=dict)
+    """Plan task id to the number of its latest dispatch, for plan tasks dispatched twice or
+    more (absent means at most once: the dict stays small and old states stay valid)."""
+    replaced: dict[str, int] = field(default_factory=dict)
+    """Final state to count of earlier dispatches replaced by a re-dispatch, for the summary."""
     inbox: list[Alert] = field(default_factory=list)
     changes: int = 0
     warnings_received: int = 0

@@ -111,7 +111,7 @@ async def test_agencies_answer_silence_escalates_and_cancel_stands_down(
                 decode=False,
             )
             reasons = sorted(r["headers"]["reason"] for r in dead)
-            assert any("no open task" in r for r in reasons)
+            assert any("no task" in r for r in reasons)
             assert any("kind" in r for r in reasons)
             assert any("JSON" in r for r in reasons)
             async with sessions() as session:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.messaging import (
@@ -23,7 +24,11 @@ from activities.records import (
     RecordTasksInput,
     RecordWarningInput,
     TaskTransitionInput,
+    tracking_for,
 )
+from activities.tracking import StartTrackingInput
+from workflows import tracking
+from workflows.types import Tracking
 
 STEP = timedelta(minutes=5)
 
@@ -41,8 +46,13 @@ class Calls:
         return self.log.get(name, [])
 
 
-def fake_activities(calls: Calls) -> list[Callable[..., Any]]:
-    """Fakes for every activity the workflows call."""
+def fake_activities(calls: Calls, client: Client) -> list[Callable[..., Any]]:
+    """Fakes for every activity the workflows call.
+
+    Task workflows are real, so ``start_tracking`` really starts them (with ``client``), from
+    the tracking inputs ``record_tasks`` would have written to the rows.
+    """
+    rows: dict[str, Tracking] = {}
 
     @activity.defn(name="record_response")
     async def record_response(inp: RecordResponseInput) -> None:
@@ -59,6 +69,17 @@ def fake_activities(calls: Calls) -> list[Callable[..., Any]]:
     @activity.defn(name="record_tasks")
     async def record_tasks(inp: RecordTasksInput) -> None:
         calls.add("record_tasks", inp)
+        numbers = inp.dispatches or (1,) * len(inp.tasks)
+        for task, number in zip(inp.tasks, numbers, strict=True):
+            tracked = tracking_for(inp, task, number, activity.info().task_queue)
+            if tracked is not None:
+                rows[tracked.input.task_id] = tracked
+
+    @activity.defn(name="start_tracking")
+    async def start_tracking(inp: StartTrackingInput) -> int:
+        calls.add("start_tracking", inp)
+        started = [await tracking.start(client, rows[task_id]) for task_id in inp.task_ids]
+        return sum(started)
 
     @activity.defn(name="record_task_transition")
     async def record_task_transition(inp: TaskTransitionInput) -> None:
@@ -96,6 +117,7 @@ def fake_activities(calls: Calls) -> list[Callable[..., Any]]:
         publish_stand_down,
         publish_escalation,
         publish_notices,
+        start_tracking,
     ]
 
 

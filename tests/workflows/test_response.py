@@ -107,7 +107,7 @@ async def harness(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Harne
         time_skipping_env.client,
         task_queue=f"tq-{uuid.uuid4()}",
         workflows=[ResponseWorkflow, TaskWorkflow],
-        activities=fake_activities(calls),
+        activities=fake_activities(calls, time_skipping_env.client),
     ) as worker:
         yield Harness(time_skipping_env, calls, worker)
 

@@ -58,7 +58,7 @@ async def _response(
         env.client,
         task_queue=f"tq-{uuid.uuid4()}",
         workflows=[ResponseWorkflow, TaskWorkflow],
-        activities=fake_activities(calls),
+        activities=fake_activities(calls, env.client),
     ) as worker:
         workflow_id = f"response-storm-{worker.task_queue}"
         try:

@@ -51,7 +51,7 @@ def _worker(env: WorkflowEnvironment, calls: Calls) -> Worker:
         env.client,
         task_queue=f"tq-{uuid.uuid4()}",
         workflows=[TaskWorkflow],
-        activities=fake_activities(calls),
+        activities=fake_activities(calls, env.client),
     )
 
 
