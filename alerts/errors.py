@@ -13,10 +13,12 @@ Any other exception escaping a parser is a bug.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 MAX_REASON_CHARS = 500
 MAX_FIELD_CHARS = 80
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class RejectCode(StrEnum):
@@ -46,8 +48,8 @@ class AlertRejected(Exception):
     def __init__(
         self, reason: str, field: str | None = None, code: RejectCode = RejectCode.SCHEMA
     ) -> None:
-        reason = _printable(reason, MAX_REASON_CHARS)
-        field = None if field is None else _printable(field, MAX_FIELD_CHARS)
+        reason = printable(reason, MAX_REASON_CHARS)
+        field = None if field is None else printable(field, MAX_FIELD_CHARS)
         super().__init__(reason)
         self.reason: str = reason
         self.field = field
@@ -60,11 +62,13 @@ class AlertRejected(Exception):
         return f"AlertRejected({self.reason!r}, field={self.field!r}, code={self.code.value!r})"
 
 
-def _printable(text: str, limit: int) -> str:
-    """Keep reasons safe to log, print and JSON-encode whatever the payload contained.
+def printable(text: str, limit: int = MAX_REASON_CHARS) -> str:
+    """Keep reasons safe to log, print, JSON-encode and store, whatever the payload contained.
 
-    Lone surrogates (from JSON ``\\ud800`` escapes) cannot be encoded as UTF-8, and a payload
-    with thousands of bad keys must not produce a reason of the same size.
+    Lone surrogates (from JSON ``\\ud800`` escapes) cannot be encoded as UTF-8, PostgreSQL text
+    cannot hold NUL, and control characters would break log lines: all are written as escapes.
+    A payload with thousands of bad keys must not produce a reason of the same size either.
     """
     safe = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    safe = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", safe)
     return safe if len(safe) <= limit else safe[: limit - 1] + "…"

@@ -152,3 +152,25 @@ async def test_a_rejection_from_a_long_kafka_topic_is_kept(
 
         row = (await session.scalars(select(RejectionRecord))).one()
         assert row.channel == channel
+
+
+async def test_a_batch_of_rejections_goes_in_whole_and_in_order(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from store.models import RejectionRecord
+
+    rows = [
+        {
+            "channel": "kafka:t",
+            "reason": f"refused {i}",
+            "payload": bytes([i % 256]) * i,
+            "received_at": NOW,
+        }
+        for i in range(2500)  # over one statement's 1,000 rows
+    ]
+    async with sessions.begin() as session:
+        await records.save_rejections(session, rows)
+        await records.save_rejections(session, [])
+    async with sessions() as session:
+        found = (await session.scalars(select(RejectionRecord).order_by(RejectionRecord.id))).all()
+    assert [(r.reason, r.payload) for r in found] == [(r["reason"], r["payload"]) for r in rows]
