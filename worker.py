@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 from aiokafka import AIOKafkaProducer
 from temporalio.client import Client
@@ -78,6 +79,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_timeout_seconds),
         workflows=[ResponseWorkflow, TaskWorkflow],
         activities=[
             records.record_response,

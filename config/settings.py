@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
     task_queue: str = "tidegate"
+    sticky_timeout_seconds: float = Field(default=3.0, gt=0.0, le=60.0)
+    """How long a workflow's next step waits for the worker that ran its last one before any
+    worker may take it. After a worker dies (SIGKILL, lost host) each of its workflows pays this
+    once, on its next timer or signal: at the SDK's default of 10 s, escalations due after a
+    crash fired 10 s late. Lower is more punctual after crashes; higher replays less history
+    on a busy worker."""
 
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:19092"
@@ -58,6 +64,9 @@ class Settings(BaseSettings):
     """Name of the region this deployment serves; the live response workflow is keyed by it."""
     plan_path: Path = ROOT / "plans" / "shanghai"
     max_alert_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    decision_wait_seconds: float = Field(default=5.0, ge=0.0, le=60.0)
+    """How long intake (CLI, HTTP, Kafka) waits for the response's decision on a warning before
+    it answers "queued, decision pending"; the warning is durable either way."""
 
     # HTTP API
     http_host: str = "127.0.0.1"
