@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 
-from plans.lifecycle import deadline, task_key
+from plans.lifecycle import TaskState, deadline, task_key
 from plans.model import Plan, Task
 from store import records
 from workflows.types import TaskInput, Tracking
@@ -187,7 +187,7 @@ class RecordActivities:
                 "asset": task.asset,
                 "hazard": str(task.hazard),
                 "response_level": str(task.response_level),
-                "state": "dispatched",
+                "state": TaskState.DISPATCHED,
                 "drill": inp.drill,
                 "plan_version": inp.plan_version,
                 "issued_at": inp.issued_at,

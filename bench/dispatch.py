@@ -62,6 +62,7 @@ from bench.floor import EmptyWorkflow
 from config.settings import ROOT, Settings
 from devstack import _proc
 from devstack.scratch import scratch_stack
+from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import CITYWIDE, ActiveWarning, Hazard, Level, Plan
 from plans.rules import respond
@@ -293,7 +294,7 @@ class Bench:
                 with contextlib.suppress(RPCError):
                     await self.client.get_workflow_handle(workflow_id).terminate("bench")
 
-        await asyncio.gather(*(terminate(f"task:{v.task_id}") for v in status.tasks))
+        await asyncio.gather(*(terminate(task_workflow_id(v.task_id)) for v in status.tasks))
         await settle(self.worker_pid)
         return phases, dispatches
 

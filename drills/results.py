@@ -27,6 +27,7 @@ from alerts.intake import parse_alert
 from alerts.rules import AlertLedger
 from drills.clock import Timebase
 from drills.mapping import DrillScript, HistoricalLevel, Step
+from plans.lifecycle import TaskState
 from plans.model import Plan
 from plans.rules import area_order, assess
 from store.drills import DrillRows, utc
@@ -329,7 +330,7 @@ def _warnings(facts: RunFacts, decisions: dict[str, str]) -> list[WarningSent]:
     out: list[WarningSent] = []
     closing_ids = {s.alert_id for s in facts.script.closing}
     for step, sent_at in facts.sent:
-        alert = parse_alert(json.dumps(step.document(sent_at)).encode())
+        alert = parse_alert(json.dumps(step.document(sent_at)).encode(), now=sent_at)
         ledger.accept(alert, sent_at)
         assessments = assess(ledger.active(), facts.plan)
         in_force = {
@@ -400,9 +401,9 @@ def _agencies(
                 agency=agency,
                 dispatched=len(mine),
                 acknowledged=sum(1 for k in kinds if k["acknowledge"]),
-                completed=sum(1 for t in mine if t.state == "completed"),
-                declined=sum(1 for t in mine if t.state == "declined"),
-                stood_down=sum(1 for t in mine if t.state == "stood_down"),
+                completed=sum(1 for t in mine if t.state == TaskState.COMPLETED),
+                declined=sum(1 for t in mine if t.state == TaskState.DECLINED),
+                stood_down=sum(1 for t in mine if t.state == TaskState.STOOD_DOWN),
                 open_at_end=sum(1 for t in mine if t.state not in _CLOSED),
                 escalations=sum(escalated[t.id] for t in mine),
                 deadlines_missed=sum(k["deadline_missed"] for k in kinds),
@@ -413,7 +414,7 @@ def _agencies(
     return out
 
 
-_CLOSED = ("completed", "declined", "stood_down")
+_CLOSED = (TaskState.COMPLETED, TaskState.DECLINED, TaskState.STOOD_DOWN)
 
 
 def _latencies(

@@ -51,6 +51,7 @@ from drills.mapping import DrillScript, Step, map_timeline
 from drills.results import DrillResult, RunFacts, build_result
 from drills.skipping import VirtualClock
 from drills.timeline import Timeline
+from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import Plan
 from plans.rules import respond
@@ -487,7 +488,7 @@ async def _finish(
         return
     run.response_ids = [r.id for r in responses]
     handles = [
-        client.get_workflow_handle(f"task:{task_id}")
+        client.get_workflow_handle(task_workflow_id(task_id))
         for ids in still_open.values()
         for task_id in ids
     ]

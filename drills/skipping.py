@@ -32,6 +32,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from plans.lifecycle import task_workflow_id
+
 FIRST_POLL_SECONDS = 0.05
 """When a sleep that has not returned yet first looks for leaked locks."""
 POLL_SECONDS = 0.25
@@ -68,7 +70,7 @@ class LeakCompensator:
 
     def task_closing(self, task_id: str) -> None:
         """A task was completed, declined or stood down: its workflow is about to complete."""
-        self._candidates.add(f"task:{task_id}")
+        self._candidates.add(task_workflow_id(task_id))
 
     async def check(self, *, follow_runs: bool = True) -> int:
         """Give back the locks leaked since the last check; returns how many.

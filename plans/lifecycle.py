@@ -45,6 +45,16 @@ UNANSWERED_STATES: tuple[TaskState, ...] = (
 )
 """Open states in which nobody has acknowledged the task yet."""
 
+ANSWERS: dict[str, TaskState] = {
+    "acknowledge": TaskState.ACKNOWLEDGED,
+    "progress": TaskState.IN_PROGRESS,
+    "complete": TaskState.COMPLETED,
+    "decline": TaskState.DECLINED,
+}
+"""What each kind of agency answer makes of a task."""
+
+CLOSED_STATES: tuple[TaskState, ...] = tuple(s for s in TaskState if s not in OPEN_STATES)
+
 DISPATCH_MARK = "~"
 """Separates a plan task id from the dispatch number in the id of a re-dispatched task."""
 

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         RecordEscalationInput,
         TaskTransitionInput,
     )
-    from plans.lifecycle import scaled
+    from plans.lifecycle import ANSWERS, UNANSWERED_STATES, TaskState, scaled
     from workflows.types import OPEN_STATES, AgencyEvent, TaskChange, TaskInput, TaskResult
 
 
@@ -33,7 +33,7 @@ class TaskWorkflow:
     """Durable lifecycle of one task."""
 
     def __init__(self) -> None:
-        self._state = "dispatched"
+        self._state: str = TaskState.DISPATCHED
         self._seq = 0
         self._events: list[AgencyEvent] = []
         self._stand_down = False
@@ -66,7 +66,7 @@ class TaskWorkflow:
         return self._state
 
     def _acknowledged(self) -> bool:
-        return self._state not in ("dispatched", "escalated", "overdue")
+        return self._state not in UNANSWERED_STATES
 
     async def _await_acknowledgement(self, inp: TaskInput) -> None:
         """Wait for an answer; at each escalation step still unanswered, chase someone."""
@@ -81,7 +81,7 @@ class TaskWorkflow:
         """Wait for completion, decline or stand-down, flagging a missed deadline once."""
         deadline = inp.issued_at + self._scaled(inp, inp.task.deadline_minutes)
         if not await self._handle_until(inp, deadline, self._closed):
-            await self._transition(inp, "overdue", "deadline_missed")
+            await self._transition(inp, TaskState.OVERDUE, "deadline_missed")
         await self._handle_until(inp, None, self._closed)
 
     def _closed(self) -> bool:
@@ -106,18 +106,13 @@ class TaskWorkflow:
 
     async def _apply_messages(self, inp: TaskInput) -> None:
         if self._stand_down and not self._closed():
-            await self._transition(inp, "stood_down", "stood_down")
+            await self._transition(inp, TaskState.STOOD_DOWN, "stood_down")
         while self._events:
             event = self._events.pop(0)
             if self._closed():
                 continue
-            state = {
-                "acknowledge": "acknowledged",
-                "progress": "in_progress",
-                "complete": "completed",
-                "decline": "declined",
-            }.get(event.kind)
-            if state is None or (state == "acknowledged" and self._acknowledged()):
+            state = ANSWERS.get(event.kind)
+            if state is None or (state is TaskState.ACKNOWLEDGED and self._acknowledged()):
                 continue
             await self._transition(inp, state, event.kind, by=event.by, note=event.note)
 
@@ -137,15 +132,15 @@ class TaskWorkflow:
         )
         assert self._result is not None
         self._result.escalations += 1
-        await self._transition(inp, "escalated", f"escalation_{step.kind}", to=step.to)
+        await self._transition(inp, TaskState.ESCALATED, f"escalation_{step.kind}", to=step.to)
 
-    async def _transition(self, inp: TaskInput, state: str, kind: str, **detail: str) -> None:
+    async def _transition(self, inp: TaskInput, state: TaskState, kind: str, **detail: str) -> None:
         """Record a state change, then tell the parent response."""
         self._seq += 1
         self._state = state
         assert self._result is not None
         self._result.history.append(kind)
-        if state == "acknowledged":
+        if state is TaskState.ACKNOWLEDGED:
             self._result.acknowledged_at = workflow.now()
         await call(
             RecordActivities.record_task_transition,

@@ -41,6 +41,7 @@ from config.settings import Settings
 from devstack._proc import free_ports
 from devstack.kafka import KafkaBroker
 from devstack.temporal import TemporalDevServer
+from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, StandDown, Task
 from plans.rules import respond
@@ -181,7 +182,7 @@ def task_topics(settings: Settings) -> list[str]:
 
 async def terminate_all(client: Client, workflow_id: str, task_ids: Iterable[str]) -> None:
     """Leave nothing running on the shared dev server."""
-    for wid in [workflow_id, *(f"task:{t}" for t in task_ids)]:
+    for wid in [workflow_id, *(task_workflow_id(t) for t in task_ids)]:
         with contextlib.suppress(RPCError):
             await client.get_workflow_handle(wid).terminate("reliability test over")
 

@@ -42,6 +42,7 @@ import worker
 from alerts.model import Alert, Kind, Status
 from alerts.route import response_workflow_id, submit
 from devstack.scratch import scratch_stack
+from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, StandDown
 from plans.rules import respond
@@ -101,7 +102,7 @@ async def drive(client: Client, task_queue: str) -> dict[str, WorkflowHandle[obj
     blue = await until(lambda: _tasks_when(status, 13))
     chased = blue[0]
     chased_id = chased.split("/", 1)[1]
-    chased_handle = client.get_workflow_handle(f"task:{chased}")
+    chased_handle = client.get_workflow_handle(task_workflow_id(chased))
     # The whole chain (reminder, supervision, warning) runs out unanswered, then the agency
     # answers late and finishes.
     await until(lambda: _escalations(chased_handle, 3))
@@ -120,14 +121,14 @@ async def drive(client: Client, task_queue: str) -> dict[str, WorkflowHandle[obj
     # What the plan keeps after a stand-down is finished by its agency.
     for view in final.tasks:
         if view.state not in ("stood_down", "completed"):
-            task = client.get_workflow_handle(f"task:{view.task_id}")
+            task = client.get_workflow_handle(task_workflow_id(view.task_id))
             await task.signal(TaskWorkflow.agency_event, AgencyEvent("complete", by="crew-2"))
     await handle.result()
     assert len(every) == 28 and stood_down
     return {
         "response-issue-upgrade-cancel": handle,
         "task-escalated-acknowledged-completed": chased_handle,
-        "task-escalated-stood-down": client.get_workflow_handle(f"task:{stood_down[0]}"),
+        "task-escalated-stood-down": client.get_workflow_handle(task_workflow_id(stood_down[0])),
     }
 
 

@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from alerts.model import Alert, Kind, Status
+from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, Plan, StandDown, compute_content_hash
 from plans.rules import respond
@@ -165,7 +166,7 @@ async def test_cancel_stands_down_and_the_response_completes(harness: Harness) -
     )
     for view in status.tasks:
         if view.state == "dispatched":
-            task_handle = harness.env.client.get_workflow_handle(f"task:{view.task_id}")
+            task_handle = harness.env.client.get_workflow_handle(task_workflow_id(view.task_id))
             await task_handle.signal(TaskWorkflow.agency_event, AgencyEvent("complete"))
     assert harness.handle is not None
     summary = await harness.handle.result()
@@ -240,7 +241,7 @@ async def test_state_survives_continue_as_new(harness: Harness) -> None:
     assert status.active_warnings == ["a2"]
     # A task reports to the response by workflow id, so the report reaches the new run.
     first = status.tasks[0]
-    task = harness.env.client.get_workflow_handle(f"task:{first.task_id}")
+    task = harness.env.client.get_workflow_handle(task_workflow_id(first.task_id))
     await task.signal(TaskWorkflow.agency_event, AgencyEvent("acknowledge"))
     await harness.until(
         lambda s: next(v for v in s.tasks if v.task_id == first.task_id).state == "acknowledged"

@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from alerts.model import Alert, Kind, Status
+from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, Task
 from plans.rules import respond
@@ -69,7 +70,9 @@ async def _response(
                 status = await handle.query(ResponseWorkflow.status)
                 for view in status.tasks:
                     with contextlib.suppress(RPCError):
-                        await env.client.get_workflow_handle(f"task:{view.task_id}").terminate()
+                        await env.client.get_workflow_handle(
+                            task_workflow_id(view.task_id)
+                        ).terminate()
             with contextlib.suppress(RPCError):
                 await handle.terminate()
 
@@ -115,7 +118,7 @@ async def test_six_hours_of_storm_escalate_exactly_on_the_plan_minutes(
         await env.sleep(20 * scale)
         acknowledged = set(first[::2])
         for task_id in acknowledged:
-            await env.client.get_workflow_handle(f"task:{task_id}").signal(
+            await env.client.get_workflow_handle(task_workflow_id(task_id)).signal(
                 TaskWorkflow.agency_event, AgencyEvent("acknowledge", by="crew")
             )
         # Two hours in, the warning goes orange: more tasks, with chains of their own.
