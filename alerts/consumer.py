@@ -2,13 +2,21 @@
 
 A valid alert that cannot be routed because Temporal is down is retried, never dead-lettered:
 the alert is fine, the path is not. Bad payloads are dead-lettered by :class:`KafkaIntake`.
+
+Each alert handed on gets one decision record on ``tidegate.alerts.decisions``, keyed by its
+id (``docs/messages.md``): the response's decision once it is logged, or ``pending`` if that
+takes longer than ``Settings.decision_wait_seconds``. The wait runs beside the consume loop
+(:class:`alerts.decisions.DecisionWatch`), so it never slows intake down.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
 
+from alerts.decisions import DecisionReport, DecisionWatch, lookup_hint
 from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
 from alerts.kafka import KafkaIntake, Refused
@@ -47,6 +55,29 @@ class AlertConsumer(KafkaIntake):
         self._settings = settings
         self._client = client
         self._plan = plan
+        self._decision_topic = settings.topic("alerts.decisions")
+        self._decisions = DecisionWatch(
+            sessions, self._publish_decision, settings.decision_wait_seconds
+        )
+
+    async def __aenter__(self) -> Self:
+        await self._decisions.__aenter__()
+        try:
+            return await super().__aenter__()
+        except BaseException:
+            await self._decisions.__aexit__(None, None, None)
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await super().__aexit__(exc_type, exc, tb)
+        finally:
+            await self._decisions.__aexit__(exc_type, exc, tb)
 
     async def process(self, payload: bytes) -> None:
         """Parse and route one alert."""
@@ -55,5 +86,21 @@ class AlertConsumer(KafkaIntake):
         except AlertRejected as exc:
             raise Refused(str(exc)) from None
         s = self._settings
+        after = await self._decisions.position()  # before the hand-off: see alerts.decisions
         routed = await submit(self._client, s.task_queue, s.region, self._plan, alert)
         log.info("alert %s (%s) routed to %s", alert.id, alert.kind, routed.workflow_id)
+        self._decisions.expect(alert, routed.workflow_id, after)
+
+    async def _publish_decision(self, report: DecisionReport) -> None:
+        """One decision record, keyed by the alert's id."""
+        body = {
+            "schema_version": 1,
+            "type": "decision",
+            **report.to_json(),
+            "lookup": lookup_hint(report.alert_id),
+        }
+        await self._producer.send_and_wait(
+            self._decision_topic,
+            json.dumps(body, ensure_ascii=False).encode(),
+            key=report.alert_id.encode(),
+        )

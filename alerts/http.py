@@ -5,10 +5,14 @@ validation, then an injected ``submit`` (which signals Temporal) and ``lookup`` 
 database). Rejections are passed to an injected ``on_reject`` so they can be recorded. Tests and
 local runs inject fakes; ``worker.py``-style composition roots inject the real ones.
 
-Status codes: 202 accepted and handed on; 200 a ``test`` message, logged and ignored;
-400 not UTF-8 or not well-formed; 401 missing or wrong bearer token; 413 over the size limit;
-415 unsupported content type, or a body that is not what the type says; 422 well-formed but
-invalid (missing field, unknown hazard, level or area ...); 503 the hand-off failed, retry.
+Status codes once the warning is handed on (durably), by the response's decision, which
+``submit`` waits for briefly: 200 ``apply`` or ``duplicate`` (nothing more to do); 409
+``stale``, ``rejected`` or ``orphaned`` (kept, but it will never take effect); 202 ``held``
+(waits for what it references) or ``pending`` (not decided yet), with ``Location`` naming
+``GET /alerts/{id}``. Before that: 200 a ``test`` message, logged and ignored; 400 not UTF-8 or
+not well-formed; 401 missing or wrong bearer token; 413 over the size limit; 415 unsupported
+content type, or a body that is not what the type says; 422 well-formed but invalid (missing
+field, unknown hazard, level or area ...); 503 the hand-off failed, retry.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -48,6 +53,18 @@ _STATUS = {
 }
 
 
+DECISION_STATUS = {
+    "apply": 200,
+    "duplicate": 200,
+    "stale": 409,
+    "rejected": 409,
+    "orphaned": 409,
+    "held": 202,
+    "pending": 202,
+}
+"""HTTP status of a handed-on warning by decision (``alerts.decisions``); unknown: 202."""
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     """What the hand-off to the response workflow reports back."""
@@ -55,6 +72,13 @@ class SubmitResult:
     workflow_id: str | None
     """The workflow that now holds the warning (``None`` if the submitter routes nowhere)."""
     detail: str = ""
+    decision: str = "pending"
+    """The response's decision, or ``pending`` if it was not taken within the wait."""
+    reason: str = ""
+    response_id: str | None = None
+    warning: str | None = None
+    """Id of the first message of the warning the decision filed it under."""
+    decided_at: str | None = None
 
 
 class Submit(Protocol):
@@ -115,7 +139,8 @@ EXAMPLE = {
 
 
 class Accepted(BaseModel):
-    """The warning passed intake and was handed on (or, for ``test``, logged)."""
+    """The warning passed intake and was handed on (or, for ``test``, logged), and what the
+    response decided about it."""
 
     id: str
     route: Route
@@ -125,6 +150,16 @@ class Accepted(BaseModel):
     areas: list[str]
     workflow_id: str | None
     detail: str
+    decision: str = Field(
+        description="apply | duplicate | stale | held | rejected | orphaned (the response's "
+        "decision), pending (queued, not decided yet) or ignored (a test message)."
+    )
+    reason: str = Field(description="Why, in words; for pending, how to look the decision up.")
+    response_id: str | None = None
+    warning: str | None = Field(
+        default=None, description="Id of the first message of the warning it belongs to."
+    )
+    decided_at: str | None = None
 
 
 class Rejected(BaseModel):
@@ -192,11 +227,24 @@ def create_app(
 
     @app.post(
         "/alerts",
-        status_code=202,
+        status_code=200,
         response_model=Accepted,
         dependencies=[Depends(authorise)],
         responses={
-            200: {"model": Accepted, "description": "A test message: logged and ignored."},
+            200: {
+                "model": Accepted,
+                "description": "Decided: applied, or a duplicate (nothing to do); or a test "
+                "message, logged and ignored.",
+            },
+            202: {
+                "model": Accepted,
+                "description": "Queued: held until what it references arrives, or decision "
+                "pending. `Location` names GET /alerts/{id}.",
+            },
+            409: {
+                "model": Accepted,
+                "description": "Kept, but stale, rejected or orphaned: it will not take effect.",
+            },
             **{code: {"model": Rejected} for code in (400, 413, 415, 422)},
             401: {"description": "Missing or wrong bearer token."},
             503: {"model": Rejected, "description": "Hand-off failed; retry."},
@@ -217,14 +265,15 @@ def create_app(
             return await refuse(bytes(body[:max_bytes]), problem)
         if alert.route is Route.IGNORED:
             logger.info("test message %s from %s logged and ignored", alert.id, alert.sender)
-            return _accepted(alert, None, "status test: logged and ignored", 200)
+            ignored = SubmitResult(None, "status test: logged and ignored", "ignored")
+            return _accepted(alert, ignored, 200)
         try:
             result = await submit(alert)
         except Exception:
             logger.exception("could not hand alert %s on", alert.id)
             failed = Rejected(detail="valid, but could not be handed on; retry", code="unavailable")
             return JSONResponse(failed.model_dump(), status_code=503)
-        return _accepted(alert, result.workflow_id, result.detail, 202)
+        return _accepted(alert, result, DECISION_STATUS.get(result.decision, 202))
 
     @app.get(
         "/alerts/{alert_id}",
@@ -269,7 +318,7 @@ async def _read(request: Request, body: bytearray, max_bytes: int) -> None:
         check_size(len(body), max_bytes)
 
 
-def _accepted(alert: Alert, workflow_id: str | None, detail: str, status: int) -> JSONResponse:
+def _accepted(alert: Alert, result: SubmitResult, status: int) -> JSONResponse:
     body = Accepted(
         id=alert.id,
         route=alert.route,
@@ -277,10 +326,16 @@ def _accepted(alert: Alert, workflow_id: str | None, detail: str, status: int) -
         hazard=alert.hazard.value,
         level=alert.level.value,
         areas=list(alert.areas),
-        workflow_id=workflow_id,
-        detail=detail,
+        workflow_id=result.workflow_id,
+        detail=result.detail,
+        decision=result.decision,
+        reason=result.reason,
+        response_id=result.response_id,
+        warning=result.warning,
+        decided_at=result.decided_at,
     )
-    return JSONResponse(body.model_dump(mode="json"), status_code=status)
+    headers = {"Location": f"/alerts/{quote(alert.id, safe='')}"} if status == 202 else None
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
 def _request_body() -> dict[str, Any]:

@@ -1,16 +1,22 @@
-"""``tidegate alert``: duty officers issue, update, cancel and import warnings.
+"""``tidegate alert``: duty officers issue, update, cancel, import and look up warnings.
 
 Every command builds the documented JSON form and runs it through the same ``parse_alert``
 that HTTP and Kafka intake use, with the configured plan, so the CLI can never accept what
 another channel would refuse. A refused warning is printed and recorded in the ``rejections``
 table (channel ``cli``) like any other channel's; recording is best effort, so an unreachable
 database never hides the reason or changes the exit status (1).
+
+A valid warning is handed to its response workflow (durable from then on), and the command
+then waits briefly (``--wait``, default ``TIDEGATE_DECISION_WAIT_SECONDS``) for the response's
+decision (:mod:`alerts.decisions`) and says what it was; the exit status tells scripts the
+same (:class:`cli.exit.ExitCode`). ``--json`` prints one object of a fixed shape on stdout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,12 +24,14 @@ from typing import Any, NoReturn
 
 import typer
 
+from alerts.decisions import DecisionReport, hand_over, lookup_hint
 from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
 from alerts.model import Alert
-from alerts.route import submit
-from alerts.services import record_rejection
+from alerts.services import lookup_warning, record_rejection
 from cli.alerts_offline import register as register_offline
+from cli.exit import ExitCode
+from config.errors import ConfigError
 from config.settings import Settings, load_settings
 from plans.loader import load_plan
 from plans.model import Plan
@@ -31,42 +39,79 @@ from store.db import create_engine, session_maker
 from store.queries import warning as find_warning
 from worker import connect_temporal
 
-app = typer.Typer(help="Issue, update, cancel, import and validate warnings.", no_args_is_help=True)
+app = typer.Typer(
+    help="Issue, update, cancel, import, look up and validate warnings.", no_args_is_help=True
+)
 register_offline(app)
 
 CHANNEL = "cli"
 RECORD_TIMEOUT = 10.0
 """Seconds to try recording a rejection before giving up (the reason is printed anyway)."""
+LOOKUP_TIMEOUT = 10.0
+"""Seconds a database read may take before the command reports the database unreachable."""
 
 HAZARD = typer.Option(..., "--hazard", help="wind, typhoon, gale, rainstorm, tide or flood.")
 LEVEL = typer.Option(..., "--level", help="blue, yellow, orange or red.")
 AREAS = typer.Option(["citywide"], "--area", help="District (Chinese or English) or citywide.")
 EXERCISE = typer.Option(False, "--exercise", help="Send as an exercise (routed as a drill).")
+JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+WAIT = typer.Option(
+    None,
+    "--wait",
+    min=0.0,
+    max=60.0,
+    help="Seconds to wait for the decision (default: TIDEGATE_DECISION_WAIT_SECONDS).",
+)
+
+EXIT_BY_DECISION = {
+    "apply": ExitCode.OK,
+    "ignored": ExitCode.OK,
+    "duplicate": ExitCode.DUPLICATE,
+    "stale": ExitCode.STALE,
+    "held": ExitCode.HELD,
+    "pending": ExitCode.PENDING,
+    "rejected": ExitCode.REJECTED,
+    "orphaned": ExitCode.REJECTED,
+}
+"""Exit status by the response's decision (``alerts.decisions``)."""
+SAID = {"apply": "applied", "pending": "queued, decision pending"}
+"""How the first word of the result line reads, where it is not the decision itself."""
 
 
-def _deliver(document: dict[str, Any]) -> None:
+def _deliver(document: dict[str, Any], as_json: bool, wait: float | None) -> NoReturn:
     """Validate like every other channel, then route to the response workflow."""
-    _intake(json.dumps(document, ensure_ascii=False).encode(), "REJECT")
+    _intake(json.dumps(document, ensure_ascii=False).encode(), "REJECT", as_json, wait)
 
 
-def _intake(payload: bytes, prefix: str) -> None:
+def _intake(payload: bytes, prefix: str, as_json: bool, wait: float | None) -> NoReturn:
     settings = load_settings()
     plan = load_plan(settings.plan_path)
     try:
         alert = parse_alert(payload, plan=plan, max_bytes=settings.max_alert_bytes)
     except AlertRejected as exc:
-        _reject(settings, payload, str(exc), prefix)
-    _route(settings, plan, alert)
+        _reject(settings, payload, str(exc), prefix, as_json, field=exc.field, code=exc.code)
+    _route(settings, plan, alert, as_json, settings.decision_wait_seconds if wait is None else wait)
 
 
-def _reject(settings: Settings, payload: bytes, reason: str, prefix: str = "REJECT") -> NoReturn:
+def _reject(
+    settings: Settings,
+    payload: bytes,
+    reason: str,
+    prefix: str = "REJECT",
+    as_json: bool = False,
+    *,
+    field: str | None = None,
+    code: str = "schema",
+) -> NoReturn:
     """Print why, record it (best effort), exit 1."""
     typer.echo(f"{prefix} {reason}", err=True)
     try:
         asyncio.run(_record(settings, payload, reason))
     except Exception as exc:  # the reason is out; a dead database must not hide it
         typer.echo(f"(rejection not recorded: {exc.__class__.__name__}: {exc})"[:300], err=True)
-    raise typer.Exit(1)
+    if as_json:
+        _print_json(_result(None, None, "rejected", reason) | {"field": field, "code": str(code)})
+    raise typer.Exit(ExitCode.REJECTED)
 
 
 async def _record(settings: Settings, payload: bytes, reason: str) -> None:
@@ -79,15 +124,74 @@ async def _record(settings: Settings, payload: bytes, reason: str) -> None:
         await engine.dispose()
 
 
-def _route(settings: Settings, plan: Plan, alert: Alert) -> None:
-    async def go() -> str | None:
+def _route(settings: Settings, plan: Plan, alert: Alert, as_json: bool, wait: float) -> NoReturn:
+    async def go() -> DecisionReport:
         client = await connect_temporal(settings)
-        routed = await submit(client, settings.task_queue, settings.region, plan, alert)
-        return routed.workflow_id
+        engine = create_engine(settings.db_url)
+        try:
+            sessions = session_maker(engine)
+            return await hand_over(
+                client, sessions, settings.task_queue, settings.region, plan, alert, wait
+            )
+        finally:
+            await engine.dispose()
 
-    workflow_id = asyncio.run(go())
-    where = f"response workflow {workflow_id}" if workflow_id else "nowhere (test message)"
-    typer.echo(f"accepted {alert.kind} {alert.id}: {alert.hazard} {alert.level} -> {where}")
+    try:
+        got = asyncio.run(go())
+    except ConfigError as exc:  # Temporal unreachable: say so, no traceback
+        _unreachable(f"{exc}; the warning was NOT sent", as_json, alert)
+    except Exception as exc:
+        _unreachable(
+            f"could not hand the warning to Temporal ({exc.__class__.__name__}: {exc}); "
+            "it was NOT sent",
+            as_json,
+            alert,
+        )
+    if as_json:
+        _print_json(_result(alert, got, got.decision, got.reason))
+    else:
+        where = f" -> {got.workflow_id}" if got.workflow_id else ""
+        areas = ",".join(alert.areas)
+        typer.echo(
+            f"{SAID.get(got.decision, got.decision)} {alert.kind} {alert.id}: "
+            f"{alert.hazard} {alert.level} {areas}{where}"
+        )
+        typer.echo(f"  {got.reason}")
+    raise typer.Exit(EXIT_BY_DECISION.get(got.decision, ExitCode.PENDING))
+
+
+def _unreachable(message: str, as_json: bool, alert: Alert | None = None) -> NoReturn:
+    typer.echo(f"ERROR {message}"[:600], err=True)
+    if as_json:
+        _print_json(_result(alert, None, "unreachable", message))
+    raise typer.Exit(ExitCode.UNREACHABLE)
+
+
+def _result(
+    alert: Alert | None, got: DecisionReport | None, decision: str, reason: str
+) -> dict[str, Any]:
+    """The ``--json`` object: the same keys whatever happened (``docs/alerts.md``)."""
+    return {
+        "id": alert.id if alert else None,
+        "kind": str(alert.kind) if alert else None,
+        "route": str(alert.route) if alert else None,
+        "hazard": str(alert.hazard) if alert else None,
+        "level": str(alert.level) if alert else None,
+        "areas": list(alert.areas) if alert else None,
+        "decision": decision,
+        "reason": reason,
+        "workflow_id": got.workflow_id if got else None,
+        "response_id": got.response_id if got else None,
+        "warning": got.warning if got else None,
+        "decided_at": got.decided_at.isoformat() if got and got.decided_at else None,
+        "lookup": lookup_hint(alert.id) if alert else None,
+        "field": None,
+        "code": None,
+    }
+
+
+def _print_json(value: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
 
 
 def _document(
@@ -115,13 +219,14 @@ def issue(
     expires: str | None = typer.Option(None, help="ISO 8601 time the warning lapses."),
     alert_id: str | None = typer.Option(None, "--id", help="Message id (default: generated)."),
     exercise: bool = EXERCISE,
+    as_json: bool = JSON,
+    wait: float | None = WAIT,
 ) -> None:
     """Issue a new warning; units start their tasks at once, without approval."""
-    _deliver(
-        _document(
-            "alert", hazard, level, area, exercise, id=alert_id, headline=headline, expires=expires
-        )
+    document = _document(
+        "alert", hazard, level, area, exercise, id=alert_id, headline=headline, expires=expires
     )
+    _deliver(document, as_json, wait)
 
 
 @app.command()
@@ -131,15 +236,20 @@ def update(
     level: str = LEVEL,
     area: list[str] = AREAS,
     exercise: bool = EXERCISE,
+    as_json: bool = JSON,
+    wait: float | None = WAIT,
 ) -> None:
     """Upgrade or downgrade a warning in force (the response adds or stands down work)."""
-    _deliver(_document("update", hazard, level, area, exercise, references=[reference]))
+    document = _document("update", hazard, level, area, exercise, references=[reference])
+    _deliver(document, as_json, wait)
 
 
 @app.command()
 def cancel(
     reference: str = typer.Argument(..., help="Id of the warning to cancel."),
     exercise: bool = EXERCISE,
+    as_json: bool = JSON,
+    wait: float | None = WAIT,
 ) -> None:
     """Lift a warning; tasks the plan stands down are stood down."""
     settings = load_settings()
@@ -147,7 +257,7 @@ def cancel(
     async def lookup() -> tuple[str, str, list[str]] | None:
         engine = create_engine(settings.db_url)
         try:
-            async with session_maker(engine)() as session:
+            async with asyncio.timeout(LOOKUP_TIMEOUT), session_maker(engine)() as session:
                 found = await find_warning(session, reference)
                 return (found.hazard, found.level, list(found.areas)) if found else None
         finally:
@@ -156,20 +266,83 @@ def cancel(
     try:
         found = asyncio.run(lookup())
     except Exception as exc:  # no traceback for a database that is down
-        typer.echo(f"ERROR cannot look up {reference!r}: {exc.__class__.__name__}", err=True)
-        raise typer.Exit(1) from None
+        _unreachable(f"cannot look up {reference!r}: {_db_problem(exc)}", as_json)
     if found is None:
         request = {"kind": "cancel", "references": [reference], "exercise": exercise}
         _reject(
             settings,
             json.dumps(request, ensure_ascii=False).encode(),
             f"references: no warning {reference!r} has been received",
+            as_json=as_json,
+            field="references",
         )
     hazard, level, areas = found
-    _deliver(_document("cancel", hazard, level, areas, exercise, references=[reference]))
+    document = _document("cancel", hazard, level, areas, exercise, references=[reference])
+    _deliver(document, as_json, wait)
 
 
 @app.command("import")
-def import_(path: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+def import_(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False),
+    as_json: bool = JSON,
+    wait: float | None = WAIT,
+) -> None:
     """Send a warning file (JSON or CAP 1.2 XML) through intake."""
-    _intake(path.read_bytes(), f"REJECT {path}:")
+    _intake(path.read_bytes(), f"REJECT {path}:", as_json, wait)
+
+
+@app.command()
+def show(
+    alert_id: str = typer.Argument(..., help="Id of a message (alert, update or cancel)."),
+    as_json: bool = JSON,
+) -> None:
+    """What became of a message: the decision that stands, every decision, later changes.
+
+    The same as ``GET /alerts/{id}``. Exits 1 if no response has recorded the id (yet).
+    """
+    settings = load_settings()
+
+    async def go() -> dict[str, Any] | None:
+        engine = create_engine(settings.db_url)
+        try:
+            async with asyncio.timeout(LOOKUP_TIMEOUT):
+                return await lookup_warning(session_maker(engine), alert_id)
+        finally:
+            await engine.dispose()
+
+    try:
+        view = asyncio.run(go())
+    except Exception as exc:
+        _unreachable(f"cannot look up {alert_id!r}: {_db_problem(exc)}", False)
+    if view is None:
+        typer.echo(f"no message {alert_id!r} has been recorded (yet)", err=True)
+        if as_json:
+            _print_json({"id": alert_id, "found": False})
+        raise typer.Exit(ExitCode.REJECTED)
+    if as_json:
+        _print_json({**view, "found": True})
+        return
+    for line in _view_lines(view):
+        typer.echo(line)
+
+
+def _view_lines(view: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{view['id']}: {view['status']} {view['kind']} {view['hazard']} {view['level']} "
+        f"{','.join(view['areas'])} (response {view['response_id']})",
+        f"  decision: {view['decision']}" + (f" ({view['reason']})" if view["reason"] else ""),
+    ]
+    if view["references"]:
+        lines.append(f"  references: {', '.join(view['references'])}")
+    if view["warning"] and view["warning"] != view["id"]:
+        lines.append(f"  warning: {view['warning']}")
+    history = ", ".join(f"{d['decision']} at {d['at']}" for d in view["decisions"])
+    lines.append(f"  decisions: {history}")
+    if view["effect"]:
+        lines.append(f"  since then: {view['effect']}")
+    return lines
+
+
+def _db_problem(exc: BaseException) -> str:
+    kind = "timed out" if isinstance(exc, TimeoutError) else exc.__class__.__name__
+    return f"the database cannot be reached ({kind}; TIDEGATE_DATABASE_URL)"

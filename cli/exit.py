@@ -4,7 +4,35 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import IntEnum
 from typing import NoReturn
+
+
+class ExitCode(IntEnum):
+    """Exit statuses of the ``tidegate`` commands (README, docs/alerts.md).
+
+    ``alert issue|update|cancel|import`` exit with the response's decision on the warning;
+    ``status`` and ``alert show`` with 0, or why they could not show live state.
+    """
+
+    OK = 0
+    """Done; for a warning: applied (or, for a test message, logged and ignored)."""
+    REJECTED = 1
+    """Refused: invalid at intake, or rejected (or orphaned) by the response; nothing changes."""
+    USAGE = 2
+    """Bad arguments or configuration."""
+    DUPLICATE = 3
+    """Already received (same id, or the same content as a warning in force): nothing to do."""
+    STALE = 4
+    """Older than what the warning already shows, or about a cancelled warning: not applied."""
+    HELD = 5
+    """Waits for the warning it references; applied when that arrives (``alert show``)."""
+    PENDING = 6
+    """Queued (durable), but not decided within the wait: the worker is busy or stopped."""
+    UNREACHABLE = 7
+    """Temporal or the database cannot be reached: nothing was sent, or nothing shown."""
+    NOT_ANSWERING = 8
+    """``status``: a live response's workflow did not answer (is the worker running?)."""
 
 
 def exit_now(code: int | str | None) -> NoReturn:

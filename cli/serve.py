@@ -55,7 +55,14 @@ def build_app(
     plan: Plan,
 ) -> FastAPI:
     """The intake app exactly as ``tidegate serve`` runs it (tests build it here too)."""
-    services = IntakeServices(client, sessions, plan, settings.task_queue, settings.region)
+    services = IntakeServices(
+        client,
+        sessions,
+        plan,
+        settings.task_queue,
+        settings.region,
+        settings.decision_wait_seconds,
+    )
     return create_app(
         services.submit,
         services.lookup,

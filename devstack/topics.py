@@ -34,7 +34,11 @@ def standard_topics(settings: Settings, agencies: Sequence[str]) -> dict[str, in
     crew; the drill set mirrors the live one exactly.
     """
     parts = settings.topic_partitions
-    names: dict[str, int] = {"alerts": parts, "alerts.dlq": DLQ_PARTITIONS}
+    names: dict[str, int] = {
+        "alerts": parts,
+        "alerts.dlq": DLQ_PARTITIONS,
+        "alerts.decisions": parts,
+    }
     for agency in agencies:
         names[f"tasks.{agency}"] = parts
     names |= {

@@ -71,7 +71,8 @@ async def test_standard_topics_get_explicit_partitions(
     assert topics[f"{prefix}.alerts.dlq"] == 1
     assert topics[f"{prefix}.drill.tasks.grid"] == settings.topic_partitions
     assert topics[f"{prefix}.tasks.events.dlq"] == 1
-    assert len(topics) == 2 * 8
+    assert topics[f"{prefix}.alerts.decisions"] == settings.topic_partitions
+    assert len(topics) == 2 * 9
 
     await ensure_topics(kafka_bootstrap, topics)
     await ensure_topics(kafka_bootstrap, topics)  # existing topics are fine

@@ -39,7 +39,7 @@ from plans.rules import respond
 from store.db import create_engine, session_maker
 from store.models import ResponseRecord, TaskEventRecord, TaskRecord
 from tests.drills.conftest import event
-from tests.e2e.harness import env_for, eventually, prepare, running_worker, tidegate
+from tests.e2e.harness import env_for, eventually, prepare, run_tidegate, running_worker, tidegate
 
 pytestmark = pytest.mark.e2e
 
@@ -181,7 +181,9 @@ async def test_a_drill_beside_a_live_response_never_touches_live_traffic(
     sessions = session_maker(engine)
     try:
         async with running_worker(live):
-            issued = tidegate(live, "alert", "issue", "--hazard", "rainstorm", "--level", "blue")
+            issued = await run_tidegate(
+                live, "alert", "issue", "--hazard", "rainstorm", "--level", "blue", "--wait", "30"
+            )
             assert issued.returncode == 0, issued.stderr
             warning = ActiveWarning(Hazard.RAINSTORM, Level.BLUE, (CITYWIDE,))
             due = len(respond([warning], load_plan(live.plan_path)).tasks)

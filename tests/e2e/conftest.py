@@ -41,6 +41,8 @@ async def e2e_settings(
             "topic_prefix": f"e2e{tag}",
             "drill_topic_prefix": f"e2e{tag}.drill",
             "topic_partitions": 1,
+            # Intake returns as soon as the response decided; a loaded machine may take seconds.
+            "decision_wait_seconds": 30.0,
         }
     )
     yield mine

@@ -32,6 +32,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "TIDEGATE_REGION": settings.region,
         "TIDEGATE_TASK_QUEUE": settings.task_queue,
         "TIDEGATE_PLAN_PATH": str(settings.plan_path),
+        "TIDEGATE_DECISION_WAIT_SECONDS": str(settings.decision_wait_seconds),
     }
     return env
 
@@ -47,6 +48,15 @@ def tidegate(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
         timeout=120,
         check=False,
     )
+
+
+async def run_tidegate(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """:func:`tidegate` in a thread, for tests whose worker runs in this event loop.
+
+    ``alert issue`` waits for the response's decision and ``status`` asks the workflows: run
+    in the loop's own thread, they would wait for a worker they keep from running.
+    """
+    return await asyncio.to_thread(tidegate, settings, *args)
 
 
 async def prepare(settings: Settings) -> None:

@@ -14,7 +14,7 @@ from config.settings import Settings
 from plans.loader import load_plan
 from plans.model import CITYWIDE, ActiveWarning, Hazard, Level
 from plans.rules import respond
-from tests.e2e.harness import collect, eventually, prepare, running_worker, tidegate
+from tests.e2e.harness import collect, eventually, prepare, run_tidegate, running_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ async def test_blue_rainstorm_dispatches_drainage_and_sanitation_tasks(
     settings = e2e_settings
     await prepare(settings)
     async with running_worker(settings):
-        issued = tidegate(
+        issued = await run_tidegate(
             settings,
             "alert",
             "issue",
@@ -37,7 +37,7 @@ async def test_blue_rainstorm_dispatches_drainage_and_sanitation_tasks(
             "citywide",
         )
         assert issued.returncode == 0, issued.stderr
-        assert "accepted alert" in issued.stdout
+        assert issued.stdout.startswith("applied alert "), issued.stdout
 
         plan = load_plan(settings.plan_path)
         warning = ActiveWarning(Hazard.RAINSTORM, Level.BLUE, (CITYWIDE,))
@@ -62,8 +62,8 @@ async def test_blue_rainstorm_dispatches_drainage_and_sanitation_tasks(
             assert message["instructions"]["zh"] and message["instructions"]["en"]
             assert message["plan_version"]
 
-        def shown() -> dict[str, object] | None:
-            out = tidegate(settings, "status", "--json")
+        async def shown() -> dict[str, object] | None:
+            out = await run_tidegate(settings, "status", "--json")
             assert out.returncode == 0, out.stderr
             responses = json.loads(out.stdout)["responses"]
             mine = [r for r in responses if str(r["id"]).startswith(region)]

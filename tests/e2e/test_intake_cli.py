@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from cli.exit import ExitCode
 from config.settings import Settings
 from plans.model import CITYWIDE
 from store.models import WarningRecord
 from tests.alerts.factories import SAMPLES
-from tests.e2e.harness import eventually, prepare, running_worker, tidegate
+from tests.e2e.harness import eventually, prepare, run_tidegate, running_worker, tidegate
 from tests.e2e.intake import ago, rejections, warnings
 
 pytestmark = pytest.mark.e2e
@@ -39,23 +40,23 @@ async def test_import_issue_and_refusals_on_the_command_line(
     await prepare(s)
     sample = _fresh_cap_sample(tmp_path)
     async with running_worker(s):
-        imported = tidegate(s, "alert", "import", str(sample))
+        imported = await run_tidegate(s, "alert", "import", str(sample))
         assert imported.returncode == 0, imported.stderr
-        assert "accepted alert cli-cap-import-1: rainstorm blue -> response workflow" in (
-            imported.stdout
+        assert imported.stdout.startswith(
+            "applied alert cli-cap-import-1: rainstorm blue minhang,pudong,songjiang -> response-"
         )
-        river = tidegate(
+        river = await run_tidegate(
             s, "alert", "issue", "--hazard", "tide", "--level", "blue", "--area", "黄浦江",
             "--id", "cli-river-1",
         )  # fmt: skip
         assert river.returncode == 0, river.stderr
 
-        refused = tidegate(
+        refused = await run_tidegate(
             s, "alert", "issue", "--hazard", "rainstorm", "--level", "blue", "--area", "火星"
         )
         assert refused.returncode == 1
         assert "REJECT areas: unknown area '火星'" in refused.stderr
-        unknown = tidegate(s, "alert", "cancel", "never-issued")
+        unknown = await run_tidegate(s, "alert", "cancel", "never-issued")
         assert unknown.returncode == 1
         assert "no warning 'never-issued' has been received" in unknown.stderr
 
@@ -94,7 +95,7 @@ def test_a_refusal_is_still_printed_when_the_database_is_unreachable(settings: S
     assert "rejection not recorded" in out.stderr
     assert "Traceback" not in out.stderr
     cancel = tidegate(dead, "alert", "cancel", "SH-1")
-    assert cancel.returncode == 1
+    assert cancel.returncode == ExitCode.UNREACHABLE
     assert "ERROR cannot look up 'SH-1'" in cancel.stderr
     assert "Traceback" not in cancel.stderr
 

@@ -24,7 +24,14 @@ from cli import serve
 from config.settings import ROOT, Settings
 from devstack._proc import free_ports
 from plans.model import ActiveWarning, Hazard, Level
-from tests.e2e.harness import collect, env_for, eventually, prepare, running_worker, tidegate
+from tests.e2e.harness import (
+    collect,
+    env_for,
+    eventually,
+    prepare,
+    run_tidegate,
+    running_worker,
+)
 from tests.e2e.intake import cap_alert, json_alert, rejections, tasks_for, warnings
 
 pytestmark = pytest.mark.e2e
@@ -73,16 +80,16 @@ async def test_post_and_get_alerts_over_http(api_settings: Settings) -> None:
     await prepare(s)
     async with running_worker(s), running_api(s) as http:
         posted = await http.post("/alerts", content=json_alert("http-json-1"), headers=JSON)
-        assert posted.status_code == 202, posted.text
+        assert (posted.status_code, posted.json()["decision"]) == (200, "apply"), posted.text
         assert posted.json()["workflow_id"] == response_workflow_id(s.region, drill=False)
         assert posted.json()["areas"] == ["jinshan"]
         posted = await http.post("/alerts", content=cap_alert("http-cap-1"), headers=CAP)
-        assert posted.status_code == 202, posted.text
+        assert posted.status_code == 200, posted.text
         assert posted.json()["hazard"] == "rainstorm"
 
         exercise = json_alert("http-exercise-1", status="exercise")
         posted = await http.post("/alerts", content=exercise, headers=JSON)
-        assert posted.status_code == 202, posted.text
+        assert posted.status_code == 200, posted.text
         assert posted.json()["workflow_id"] == response_workflow_id(s.region, drill=True)
         posted = await http.post(
             "/alerts", content=json_alert("http-test-1", status="test"), headers=JSON
@@ -166,7 +173,11 @@ async def test_tidegate_serve_accepts_a_warning_and_stops_cleanly_on_sigterm(
 ) -> None:
     s = api_settings
     await prepare(s)
-    env = env_for(s) | {"TIDEGATE_HTTP_PORT": str(s.http_port), "TIDEGATE_API_TOKEN": TOKEN}
+    env = env_for(s) | {
+        "TIDEGATE_HTTP_PORT": str(s.http_port),
+        "TIDEGATE_API_TOKEN": TOKEN,
+        "TIDEGATE_DECISION_WAIT_SECONDS": "0.5",  # no worker runs: nobody decides
+    }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -181,7 +192,7 @@ async def test_tidegate_serve_accepts_a_warning_and_stops_cleanly_on_sigterm(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{s.http_port}") as http:
             await _until_up(http)
             posted = await http.post("/alerts", content=json_alert("serve-1"), headers=JSON)
-            assert posted.status_code == 202, posted.text
+            assert (posted.status_code, posted.json()["decision"]) == (202, "pending"), posted.text
         proc.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
     finally:
@@ -194,7 +205,7 @@ async def test_tidegate_serve_accepts_a_warning_and_stops_cleanly_on_sigterm(
     # Durable on 202: the worker, started only now, finds the warning waiting.
     async with running_worker(s):
         assert await eventually(lambda: _recorded(s, "serve-1"))
-    assert tidegate(s, "status", "--json").returncode == 0
+        assert (await run_tidegate(s, "status", "--json")).returncode == 0
 
 
 async def _recorded(s: Settings, alert_id: str) -> bool:
