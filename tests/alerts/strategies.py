@@ -244,3 +244,107 @@ def valid_alerts(draw: st.DrawFn) -> tuple[bytes, dict[str, Any]]:
         f"<description>{escape(description)}</description>{geo}</info></alert>"
     )
     return cap.encode(), expected
+
+
+# --- edge values: valid JSON that the layers behind intake cannot carry -----------------------
+
+EDGE_STRINGS = [
+    "\ud800",
+    "x/\ud800",
+    "\udc00x",
+    "\ud83d",  # half an emoji
+    "\x00",
+    "a\x00b",
+    "x/\x00",
+    "\x07",
+    "\x1b[31m",
+    "\x7f",
+    "a\nb",
+    "\u2028",
+    "\ufeff",
+    " ",
+    "",
+    "é" * 400,
+]
+"""Lone surrogates (JSON ``\\ud800`` escapes: valid JSON, not encodable as UTF-8), NUL (which
+PostgreSQL text cannot hold), control and odd characters, empty and long strings."""
+HUGE_NUMBERS = ["1e400", "-1e400", "1e-400", "9" * 5000, "1" + "0" * 400, "-0", "3" * 30]
+"""Number literals that overflow a float, exceed Python's integer digit limit, or are long."""
+
+
+class RawNumber(str):
+    """A number literal to put into a document as it is (see :func:`edge_json`)."""
+
+
+edge_strings = st.one_of(
+    st.sampled_from(EDGE_STRINGS),
+    st.text(st.characters(categories=["Cs", "Cc"]), min_size=1, max_size=8),
+    st.builds(
+        lambda a, bad, b: a + bad + b,
+        st.text(max_size=10),
+        st.sampled_from(["\ud800", "\udfff", "\x00", "\x1f"]),
+        st.text(max_size=10),
+    ),
+    st.integers(200, 5000).map(lambda n: "x/" + "y" * n),
+)
+edge_values = st.one_of(
+    edge_strings,
+    st.lists(edge_strings, min_size=1, max_size=3),
+    st.sampled_from(HUGE_NUMBERS).map(RawNumber),
+)
+
+
+def edge_json(doc: dict[str, Any]) -> bytes:
+    """``doc`` as ASCII JSON (so lone surrogates become escapes), with number literals raw."""
+    numbers: dict[str, str] = {}
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, RawNumber):
+            token = f"@@number{len(numbers)}@@"
+            numbers[token] = str(value)
+            return token
+        return value
+
+    text = json.dumps({key: mark(value) for key, value in doc.items()}, ensure_ascii=True)
+    for token, literal in numbers.items():
+        text = text.replace(f'"{token}"', literal)
+    return text.encode("ascii")
+
+
+@st.composite
+def edge_alert_documents(draw: st.DrawFn) -> bytes:
+    """A valid JSON warning with one to three fields replaced by edge values."""
+    doc: dict[str, Any] = document()
+    for _ in range(draw(st.integers(1, 3))):
+        doc[draw(st.sampled_from([*doc, "extra"]))] = draw(edge_values)
+    return edge_json(doc)
+
+
+EVENT_KINDS = ["acknowledge", "progress", "complete", "decline"]
+ids_of_no_task = st.builds(
+    lambda response, task: f"response-nowhere-{response}/{task}",
+    st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=8),
+    st.sampled_from(["drainage.prelower@pudong", "grid.patrol@minhang", "x@citywide"]),
+)
+"""Well-formed ids of tasks that do not exist."""
+
+
+@st.composite
+def agency_events(draw: st.DrawFn, task_ids: st.SearchStrategy[str] | None = None) -> bytes:
+    """Agency events (``alerts.agency_events``): well-formed ones and ones with edge values.
+
+    ``task_ids`` draws the well-formed task ids (default: ids of tasks that do not exist).
+    """
+    ids = task_ids or ids_of_no_task
+    doc: dict[str, Any] = {
+        "task_id": draw(ids),
+        "kind": draw(st.sampled_from(EVENT_KINDS)),
+        "by": draw(texts),
+        "reason": draw(texts) or "no staff",
+    }
+    keys = ["task_id", "kind", "by", "reason", "note", "extra"]
+    for _ in range(draw(st.integers(0, 3))):
+        doc[draw(st.sampled_from(keys))] = draw(edge_values)
+    if draw(st.booleans()):
+        doc["task_id"] = draw(st.sampled_from(["x/", "x/y"])) + draw(edge_strings)
+    return edge_json(doc)

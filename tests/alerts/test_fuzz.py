@@ -22,6 +22,7 @@ from tests.alerts.strategies import (
     JSON_BASE,
     JSON_SAMPLES,
     cap_documents,
+    edge_alert_documents,
     hostile_json,
     hostile_xml,
     json_documents,
@@ -103,6 +104,20 @@ def test_hostile_xml_is_rejected(hostile: tuple[bytes, bool]) -> None:
 @given(hostile_json())
 def test_hostile_json_never_crashes(payload: bytes) -> None:
     check(payload)
+
+
+@settings(FUZZ, max_examples=400)
+@given(edge_alert_documents())
+def test_values_the_layers_behind_cannot_carry_are_refused_at_the_edge(payload: bytes) -> None:
+    """Lone surrogates, NUL, long ids and huge numbers: refused, or storable everywhere."""
+    alert = check(payload)
+    if alert is None:
+        return
+    texts = [alert.id, alert.sender, alert.headline, alert.description, *alert.references]
+    for text in texts + list(alert.areas):
+        text.encode("utf-8")  # strict: a workflow id, a Temporal payload, a database row
+        assert "\x00" not in text
+    assert len(alert.id) <= 256
 
 
 # --- valid payloads, interleaved with the noise above, are still accepted --------------------
