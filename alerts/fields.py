@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from alerts.errors import AlertRejected
+from alerts.model import MAX_CLOCK_SKEW
 
 MAX_ID_CHARS = 256
 MAX_LINE_CHARS = 1024
@@ -63,6 +64,35 @@ def aware(moment: datetime, *, field: str, original: str) -> datetime:
     if not _EARLIEST_YEAR <= moment.year <= _LATEST_YEAR:
         raise AlertRejected(f"{original!r} is outside {_EARLIEST_YEAR}-{_LATEST_YEAR}", field=field)
     return moment
+
+
+def not_ahead(sent: datetime, now: datetime, *, field: str = "sent") -> None:
+    """Reject a ``sent`` further ahead of ``now`` than clock skew explains (a mistyped date).
+
+    Args:
+        sent: The message's ``sent`` (timezone-aware).
+        now: The receiving clock (timezone-aware).
+        field: The field to blame.
+
+    Raises:
+        AlertRejected: ``sent`` is more than :data:`~alerts.model.MAX_CLOCK_SKEW` after ``now``.
+    """
+    ahead = sent - now
+    if ahead > MAX_CLOCK_SKEW:
+        raise AlertRejected(
+            f"{sent.isoformat()} is {_duration(ahead)} ahead of tidegate's clock "
+            f"({now.isoformat(timespec='seconds')}); at most {_duration(MAX_CLOCK_SKEW)} of "
+            "clock skew is allowed: check the date and the sender's clock",
+            field=field,
+        )
+
+
+def _duration(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
 
 
 def references(

@@ -1,16 +1,18 @@
 """The one entry point of every channel: bytes in, an :class:`Alert` or :class:`AlertRejected` out.
 
 :func:`parse_alert` applies every *stateless* intake rule in a fixed order (size, encoding,
-format, syntax, schema, hazard/level/area mapping), so ``tidegate alert validate``, the HTTP API
-and the Kafka consumer accept and reject exactly the same payloads. Stateful rules (duplicates,
-ordering, held updates) live in :mod:`alerts.rules`.
+format, syntax, schema, hazard/level/area mapping, a ``sent`` not in the future), so
+``tidegate alert validate``, the HTTP API and the Kafka consumer accept and reject exactly the
+same payloads. Stateful rules (duplicates, ordering, held updates) live in :mod:`alerts.rules`.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from enum import StrEnum
 
+from alerts import fields
 from alerts.errors import AlertRejected, RejectCode
 from alerts.model import Alert
 from alerts.parse_cap import parse_cap
@@ -104,6 +106,7 @@ def parse_alert(
     plan: Plan | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     expect: PayloadFormat | None = None,
+    now: datetime | None = None,
 ) -> Alert:
     """Validate one payload from any channel and return the warning it carries.
 
@@ -115,6 +118,9 @@ def parse_alert(
         max_bytes: Size limit; larger payloads are rejected before any parsing.
         expect: The format the channel declared (e.g. from ``Content-Type``); a body of the
             other format is rejected with code ``media_type``. ``None`` accepts either.
+        now: The receiving clock, which ``sent`` may not be more than
+            :data:`~alerts.model.MAX_CLOCK_SKEW` ahead of. ``None`` is the system clock;
+            drills pass their service clock (the time-skipping server's runs ahead of it).
 
     Returns:
         The validated alert; ``raw`` holds the decoded payload.
@@ -131,7 +137,7 @@ def parse_alert(
             code=RejectCode.MEDIA_TYPE,
         )
     try:
-        return parse_json(text, plan) if found is PayloadFormat.JSON else parse_cap(text, plan)
+        alert = parse_json(text, plan) if found is PayloadFormat.JSON else parse_cap(text, plan)
     except AlertRejected:
         raise
     except Exception as exc:
@@ -142,3 +148,5 @@ def parse_alert(
             f"internal error while parsing ({type(exc).__name__}); please report this",
             code=RejectCode.SYNTAX,
         ) from exc
+    fields.not_ahead(alert.sent, datetime.now(UTC) if now is None else now)
+    return alert

@@ -14,11 +14,20 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from plans.model import ActiveWarning, Hazard, Level
+
+MAX_CLOCK_SKEW = timedelta(minutes=15)
+"""How far ahead of tidegate's clock a message's ``sent`` may be.
+
+Senders' clocks drift, so a little future is clock skew; more is a mistyped date (``2199`` for
+``2019``), and such a ``sent`` would make every later update or cancel look older than the
+warning it changes. Intake refuses a message sent further ahead than this, and the ledger
+does not order by a ``sent`` that is still further ahead than this when a message arrives.
+"""
 
 
 class Status(StrEnum):
@@ -62,7 +71,8 @@ class Alert:
     sender: str
     """Who issued it, e.g. ``上海中心气象台`` or a CAP sender address."""
     sent: datetime
-    """When the issuer sent it; always timezone-aware. Orders messages of one warning."""
+    """When the issuer sent it; always timezone-aware, at most :data:`MAX_CLOCK_SKEW` ahead of
+    the clock that received it. Orders messages of one warning."""
     status: Status
     kind: Kind
     references: tuple[str, ...] = ()

@@ -26,9 +26,12 @@ Rules (also in ``docs/alerts.md``); every message gets exactly one :class:`Decis
 5. **Older than what was applied** → ``STALE``: an update or cancel whose ``sent`` is earlier
    than the latest ``sent`` already applied to the warning it references is rejected, so a
    late-arriving old update can never overwrite a newer one. Equal ``sent`` is not stale
-   (arrival order decides). Also ``STALE``: an update of a cancelled warning, a message that
-   already expired when it arrived, and a new alert sent longer ago than ``retain_seconds``
-   (the ledger may have forgotten its cancellation).
+   (arrival order decides). Clocks give way to references: a message that references the
+   message in force was written after it, and a ``sent`` still more than
+   :data:`~alerts.model.MAX_CLOCK_SKEW` ahead of ``now`` proves nothing, so in both cases the
+   message applies whatever the clocks say (the reason says so). Also ``STALE``: an update of
+   a cancelled warning, a message that already expired when it arrived, and a new alert sent
+   longer ago than ``retain_seconds`` (the ledger may have forgotten its cancellation).
 6. An **exercise** message may not change an **actual** warning or vice versa (``REJECTED``).
 7. Otherwise ``APPLY``: a new alert starts a warning; an update replaces the warning(s) it
    references (several referenced warnings merge into the first); a cancel ends them (a cancel
@@ -44,17 +47,27 @@ raw payload.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from alerts.model import Alert, Kind, Status
+from alerts.model import MAX_CLOCK_SKEW, Alert, Kind, Status
 from plans.model import ActiveWarning
 
 DEFAULT_HOLD_SECONDS = 6 * 3600
 """How long an update or cancel waits for the message it references before it is orphaned."""
 DEFAULT_RETAIN_SECONDS = 7 * 24 * 3600
 """How long an ended warning is remembered for duplicate and ordering checks."""
+ORDER_BY_REFERENCE = "ledger-order-by-reference"
+"""Patch id prefix of rule 5's "clocks give way to references" (see :meth:`AlertLedger.accept`)."""
+
+Patched = Callable[[str], bool]
+"""``workflow.patched``, or a stand-in: asked before a decision a newer rule changed."""
+
+
+def _always(patch_id: str) -> bool:
+    return True
 
 
 class Decision(StrEnum):
@@ -133,19 +146,24 @@ class AlertLedger:
     """Every recorded message id → the root id of its warning."""
     held: list[HeldAlert] = field(default_factory=list)
 
-    def accept(self, alert: Alert, now: datetime) -> Outcome:
+    def accept(self, alert: Alert, now: datetime, *, patched: Patched = _always) -> Outcome:
         """Decide one message and apply it; then release any held messages it unblocks.
 
         Args:
             alert: A message that passed :func:`alerts.intake.parse_alert`.
             now: The current time (``workflow.now()`` in a workflow); timezone-aware.
+            patched: A workflow passes ``workflow.patched``. Only where rule 5's "clocks give
+                way to references" turns an earlier release's ``STALE`` into ``APPLY`` is it
+                asked, with :data:`ORDER_BY_REFERENCE` and the message id: so a history
+                recorded before that rule replays unchanged, while a message arriving now, even
+                in a response stuck behind a far-future ``sent``, is decided by the new rule.
 
         Returns:
             The decision with its reason; ``str(outcome)`` is the decision's value.
         """
-        outcome = self._consider(dataclasses.replace(alert, raw=""), now)
+        outcome = self._consider(dataclasses.replace(alert, raw=""), now, patched)
         # Any decision that records an id (even STALE) may unblock held messages.
-        return dataclasses.replace(outcome, released=self._release(now))
+        return dataclasses.replace(outcome, released=self._release(now, patched))
 
     def expire(self, now: datetime) -> tuple[str, ...]:
         """End warnings whose ``expires`` has passed and forget long-ended ones.
@@ -206,7 +224,7 @@ class AlertLedger:
 
     # --- rules -----------------------------------------------------------------------------
 
-    def _consider(self, alert: Alert, now: datetime) -> Outcome:
+    def _consider(self, alert: Alert, now: datetime, patched: Patched) -> Outcome:
         if alert.status is Status.TEST:
             return _out(alert, Decision.REJECTED, "status test is logged and ignored, not applied")
         duplicate = self._same_id(alert)
@@ -214,7 +232,7 @@ class AlertLedger:
             return duplicate
         if alert.kind is Kind.ALERT:
             return self._start(alert, now)
-        return self._change(alert, now)
+        return self._change(alert, now, patched)
 
     def _same_id(self, alert: Alert) -> Outcome | None:
         root = self.index.get(alert.id)
@@ -256,7 +274,7 @@ class AlertLedger:
         self.index[alert.id] = alert.id
         return _out(alert, Decision.APPLY, "new warning")
 
-    def _change(self, alert: Alert, now: datetime) -> Outcome:
+    def _change(self, alert: Alert, now: datetime, patched: Patched) -> Outcome:
         roots = list(dict.fromkeys(self.index[r] for r in alert.references if r in self.index))
         if not roots:
             return self._hold(alert, now)
@@ -277,19 +295,17 @@ class AlertLedger:
             if alert.kind is Kind.CANCEL:
                 return _out(alert, Decision.DUPLICATE, f"warning {roots[0]} is already cancelled")
             return self._stale(alert, chains[0], f"warning {roots[0]} was cancelled")
-        newest = max(live, key=lambda c: c.latest_sent)
-        if alert.sent < newest.latest_sent:
-            return self._stale(
-                alert,
-                newest,
-                f"sent {alert.sent.isoformat()} is older than "
-                f"{newest.latest_sent.isoformat()}, already applied to warning {newest.root}",
-            )
+        later = [c for c in live if alert.sent < c.latest_sent]
+        overruled = [c for c in later if _ordered_by_reference(alert, c, now)]
+        blocking = [c for c in later if not _ordered_by_reference(alert, c, now)]
+        if blocking or (overruled and not patched(f"{ORDER_BY_REFERENCE}/{alert.id}")):
+            return self._stale(alert, max(blocking or later, key=lambda c: c.latest_sent))
+        note = "".join(_overruled(alert, c, now) for c in overruled)
         if alert.kind is Kind.CANCEL:
-            return self._cancel(alert, live, now)
+            return self._cancel(alert, live, now, note)
         if alert.expires is not None and alert.expires <= now:
             return _expired_on_arrival(alert)
-        return self._update(alert, live)
+        return self._update(alert, live, note)
 
     def _hold(self, alert: Alert, now: datetime) -> Outcome:
         for held in self.held:
@@ -319,20 +335,28 @@ class AlertLedger:
                     )
         return None
 
-    def _stale(self, alert: Alert, chain: Chain, reason: str) -> Outcome:
+    def _stale(self, alert: Alert, chain: Chain, reason: str | None = None) -> Outcome:
         self._record(chain, alert)
+        if reason is None:
+            current = chain.current.id
+            reason = (
+                f"sent {alert.sent.isoformat()} is older than {chain.latest_sent.isoformat()}, "
+                f"when {current} of warning {chain.root} was sent, and it does not reference "
+                f"{current}, so it may be out of date; an update or cancel that references "
+                f"{current} applies whatever the clocks say"
+            )
         return _out(alert, Decision.STALE, reason)
 
-    def _cancel(self, alert: Alert, live: list[Chain], now: datetime) -> Outcome:
+    def _cancel(self, alert: Alert, live: list[Chain], now: datetime, note: str) -> Outcome:
         was_open = [c.root for c in live if c.state is ChainState.OPEN]
         for chain in live:
             chain.state, chain.closed_at, chain.latest_sent = ChainState.CANCELLED, now, alert.sent
         self._record(live[0], alert)
         if not was_open:
             return _out(alert, Decision.DUPLICATE, f"warning {live[0].root} had already expired")
-        return _out(alert, Decision.APPLY, f"cancels warning {', '.join(was_open)}")
+        return _out(alert, Decision.APPLY, f"cancels warning {', '.join(was_open)}{note}")
 
-    def _update(self, alert: Alert, live: list[Chain]) -> Outcome:
+    def _update(self, alert: Alert, live: list[Chain], note: str) -> Outcome:
         primary, *others = live
         for other in others:
             # An update naming several warnings merges them: one warning replaces them all.
@@ -344,13 +368,13 @@ class AlertLedger:
         primary.current, primary.latest_sent = alert, alert.sent
         primary.state, primary.closed_at = ChainState.OPEN, None
         self._record(primary, alert)
-        return _out(alert, Decision.APPLY, f"replaces {replaced} in warning {primary.root}")
+        return _out(alert, Decision.APPLY, f"replaces {replaced} in warning {primary.root}{note}")
 
     def _record(self, chain: Chain, alert: Alert) -> None:
         chain.messages[alert.id] = alert.fingerprint
         self.index[alert.id] = chain.root
 
-    def _release(self, now: datetime) -> tuple[Outcome, ...]:
+    def _release(self, now: datetime, patched: Patched) -> tuple[Outcome, ...]:
         released: list[Outcome] = []
         while True:
             ready = [
@@ -362,7 +386,7 @@ class AlertLedger:
                 return tuple(released)
             first = min(ready, key=lambda i: (self.held[i].alert.sent, self.held[i].alert.id))
             held = self.held.pop(first)
-            released.append(self._consider(held.alert, now))
+            released.append(self._consider(held.alert, now, patched))
 
     def _forget(self, now: datetime) -> None:
         keep = timedelta(seconds=self.retain_seconds)
@@ -374,6 +398,33 @@ class AlertLedger:
             for message_id in self.chains.pop(root).messages:
                 if self.index.get(message_id) == root:
                     del self.index[message_id]
+
+
+def _ordered_by_reference(alert: Alert, chain: Chain, now: datetime) -> bool:
+    """Whether ``alert`` follows ``chain``'s message in force whatever their ``sent`` says.
+
+    It does when it references that message (or a copy of it): it was written after it. And
+    when that message's ``sent`` is still further in the future than clock skew explains: it
+    got in before intake refused such times, and comparing with it would block every change.
+    """
+    names_current = any(
+        chain.messages.get(ref) == chain.current.fingerprint for ref in alert.references
+    )
+    return names_current or chain.latest_sent > now + MAX_CLOCK_SKEW
+
+
+def _overruled(alert: Alert, chain: Chain, now: datetime) -> str:
+    """The note an applied message's reason gets when its ``sent`` is before the one in force."""
+    current, latest = chain.current.id, chain.latest_sent.isoformat()
+    if chain.latest_sent > now + MAX_CLOCK_SKEW:
+        return (
+            f"; {current} was sent {latest}, in the future, so the order of arrival decides, "
+            "not the clocks"
+        )
+    return (
+        f"; it references {current} and so follows it, although its sent "
+        f"{alert.sent.isoformat()} is before {latest}"
+    )
 
 
 def _out(alert: Alert, decision: Decision, reason: str) -> Outcome:

@@ -116,7 +116,7 @@ def plan_levels(script: DrillScript, plan: Plan) -> list[tuple[Step, PlanState]]
     ledger = AlertLedger()
     out = []
     for step in (*script.steps, *script.closing):
-        alert = parse_alert(json.dumps(step.document(step.at)).encode())
+        alert = parse_alert(json.dumps(step.document(step.at)).encode(), now=step.at)
         ledger.accept(alert, step.at)
         response = respond(ledger.active(), plan)
         levels = {area: str(level) for area, level in response.levels.items()}

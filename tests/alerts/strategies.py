@@ -187,7 +187,7 @@ texts = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cn")), max_size
 offsets = st.integers(-12 * 4, 14 * 4).map(lambda q: timezone(timedelta(minutes=15 * q)))
 moments = st.builds(
     lambda day, seconds, tz: datetime(2000, 1, 1, tzinfo=tz) + timedelta(days=day, seconds=seconds),
-    st.integers(0, 36_000),
+    st.integers(0, 9_000),  # up to 2024: intake refuses a sent in the future
     st.integers(0, 86_399),
     offsets,
 )

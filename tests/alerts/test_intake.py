@@ -1,14 +1,16 @@
-"""parse_alert: size limit, encoding, format sniffing, and the never-crash guarantee."""
+"""parse_alert: size limit, encoding, format sniffing, a sent not in the future, no crashes."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from alerts import intake
 from alerts.errors import AlertRejected, RejectCode
 from alerts.intake import DEFAULT_MAX_BYTES, PayloadFormat, parse_alert
+from alerts.model import MAX_CLOCK_SKEW
 from tests.alerts.factories import cap_payload, json_payload
 
 
@@ -103,3 +105,46 @@ def test_rejection_renders_field_and_reason() -> None:
     assert str(problem) == "areas: unknown area '火星'"
     assert repr(problem) == "AlertRejected(\"unknown area '火星'\", field='areas', code='schema')"
     assert str(AlertRejected("payload is empty")) == "payload is empty"
+
+
+# --- a sent in the future -------------------------------------------------------------------
+
+SHANGHAI = timezone(timedelta(hours=8))
+RECEIVED = datetime(2026, 12, 2, 13, 5, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        json_payload(sent="2199-01-01T00:00:00+08:00", expires=None),
+        cap_payload(sent="2199-01-01T00:00:00+08:00"),
+    ],
+    ids=["json", "cap"],
+)
+def test_a_sent_far_in_the_future_is_refused_by_the_system_clock(payload: bytes) -> None:
+    problem = rejected(payload)
+    assert (problem.field, problem.code) == ("sent", RejectCode.SCHEMA)
+    assert problem.reason.startswith("2199-01-01T00:00:00+08:00 is ")
+    assert "days ahead of tidegate's clock" in problem.reason
+    assert "at most 15 min of clock skew is allowed: check the date and the sender's clock" in (
+        problem.reason
+    )
+
+
+@pytest.mark.parametrize("fmt", ["json", "cap"])
+def test_clock_skew_up_to_the_bound_is_accepted_and_not_a_second_more(fmt: str) -> None:
+    def payload(sent: datetime) -> bytes:
+        if fmt == "json":
+            return json_payload(sent=sent.isoformat(), expires=None)
+        return cap_payload(sent=sent.isoformat())
+
+    assert MAX_CLOCK_SKEW.total_seconds() == 15 * 60  # the documented bound
+    edge = RECEIVED + MAX_CLOCK_SKEW
+    assert parse_alert(payload(edge), now=RECEIVED).sent == edge
+    problem = rejected(payload(edge + timedelta(seconds=1)), now=RECEIVED)
+    assert problem.field == "sent"
+    assert "15 min ahead of tidegate's clock (2026-12-02T13:05:00+08:00)" in problem.reason
+    # The receiving clock is what counts: a drill's virtual clock, or a historical replay.
+    assert parse_alert(payload(edge + timedelta(days=3)), now=RECEIVED + timedelta(days=3)).id
+    old = payload(datetime(2024, 9, 20, 5, 30, tzinfo=SHANGHAI))
+    assert parse_alert(old, now=RECEIVED).id

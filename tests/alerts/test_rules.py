@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,12 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from temporalio.converter import DataConverter
 
-from alerts.model import Alert, Kind, Status
-from alerts.rules import AlertLedger, Decision, Outcome
+from alerts.model import MAX_CLOCK_SKEW, Alert, Kind, Status
+from alerts.rules import ORDER_BY_REFERENCE, AlertLedger, Decision, Outcome
 from plans.model import ActiveWarning, Hazard, Level
 
 T0 = datetime(2024, 9, 20, 5, 30, tzinfo=UTC)
-NOW = T0 + timedelta(minutes=1)
+NOW = T0 + timedelta(hours=1)
+"""After every message the tests send (they are sent up to 40 minutes after T0)."""
 
 
 def msg(
@@ -189,7 +191,10 @@ def test_older_update_after_a_newer_one_is_stale() -> None:
     feed(ledger, msg("A"), update("C", 20, Level.ORANGE))
     outcome = ledger.accept(update("B", 10, Level.YELLOW), NOW)
     assert outcome.decision is Decision.STALE
-    assert "older than" in outcome.reason
+    assert "older than 2024-09-20T05:50:00+00:00, when C of warning A was sent" in outcome.reason
+    assert "an update or cancel that references C applies whatever the clocks say" in (
+        outcome.reason
+    )
     assert levels(ledger) == [Level.ORANGE]
     # Recorded: a re-send is a duplicate, and a cancel naming only B still finds the warning.
     assert ledger.accept(update("B", 10, Level.YELLOW), NOW).decision is Decision.DUPLICATE
@@ -203,10 +208,67 @@ def test_older_cancel_after_a_newer_update_is_stale() -> None:
     assert levels(ledger) == [Level.ORANGE]
 
 
-def test_update_older_than_the_alert_itself_is_stale() -> None:
+def test_update_naming_the_message_in_force_applies_whatever_the_clocks_say() -> None:
+    """It was written after the message it names: an earlier ``sent`` is the clocks' fault."""
     ledger = AlertLedger()
     feed(ledger, msg("A", 10))
-    assert ledger.accept(update("B", 5, Level.RED), NOW).decision is Decision.STALE
+    outcome = ledger.accept(update("B", 5, Level.RED), NOW)
+    assert outcome.decision is Decision.APPLY
+    assert "it references A and so follows it, although its sent" in outcome.reason
+    assert levels(ledger) == [Level.RED]
+    # The same holds through an alias of the message in force, and for a cancel.
+    feed(ledger, update("B-RELAYED", 6, Level.RED))
+    cancelled = ledger.accept(cancel("C", 1, "B-RELAYED"), NOW)
+    assert cancelled.decision is Decision.APPLY
+    assert ledger.active() == ()
+
+
+def test_a_far_future_sent_in_force_does_not_block_later_changes() -> None:
+    """A ``sent`` intake would refuse today (say a state from before it did) orders nothing."""
+    ledger = AlertLedger()
+    mistyped = datetime(2199, 1, 1, tzinfo=UTC)
+    future = dataclasses.replace(update("U", 10, Level.ORANGE), sent=mistyped)
+    feed(ledger, msg("A"), future)
+    assert levels(ledger) == [Level.ORANGE]
+    # An upgrade and a cancel sent now, naming only A (not U, which is in force), both apply.
+    upgrade = ledger.accept(update("R", 40, Level.RED), NOW)
+    assert upgrade.decision is Decision.APPLY
+    assert "U was sent 2199-01-01T00:00:00+00:00, in the future, so the order of arrival" in (
+        upgrade.reason
+    )
+    assert levels(ledger) == [Level.RED]
+    assert ledger.accept(cancel("C", 45), NOW).decision is Decision.APPLY
+    assert ledger.active() == ()
+
+
+def test_a_sent_ahead_by_no_more_than_clock_skew_still_orders() -> None:
+    ledger = AlertLedger()
+    ahead = dataclasses.replace(update("U", 10, Level.ORANGE), sent=NOW + MAX_CLOCK_SKEW)
+    feed(ledger, msg("A"), ahead)
+    outcome = ledger.accept(update("B", 40, Level.YELLOW), NOW)
+    assert outcome.decision is Decision.STALE
+    assert "references U applies" in outcome.reason
+
+
+def test_a_workflow_replaying_an_older_history_keeps_the_clock_decision() -> None:
+    """``patched`` is asked only where the reference rule changes a decision, per message."""
+    asked: list[str] = []
+
+    def old_history(patch_id: str) -> bool:
+        asked.append(patch_id)
+        return False
+
+    ledger = AlertLedger()
+    for alert in (msg("A", 10), update("C", 20, Level.ORANGE), update("B", 15, Level.RED)):
+        ledger.accept(alert, NOW, patched=old_history)
+    assert asked == []  # nothing the rule changes: C names A and is later; B is simply stale
+    outcome = ledger.accept(update("D", 12, Level.YELLOW, "C"), NOW, patched=old_history)
+    assert asked == [f"{ORDER_BY_REFERENCE}/D"]
+    assert outcome.decision is Decision.STALE
+    assert levels(ledger) == [Level.ORANGE]
+    # A message arriving now (patched says yes) is decided by the new rule.
+    assert ledger.accept(update("E", 11, Level.RED, "C"), NOW).decision is Decision.APPLY
+    assert levels(ledger) == [Level.RED]
 
 
 def test_equal_sent_is_not_stale() -> None:
@@ -281,12 +343,23 @@ def test_held_messages_are_released_in_sent_order_and_through_each_other() -> No
     assert ledger.active() == ()
 
 
-def test_held_update_older_than_the_alert_is_stale_on_release() -> None:
+def test_held_update_older_than_the_alert_it_names_applies_on_release() -> None:
     ledger = AlertLedger()
     feed(ledger, update("B", 5, Level.RED))
     arrived = ledger.accept(msg("A", 10), NOW)
+    assert [o.decision for o in arrived.released] == [Decision.APPLY]
+    assert levels(ledger) == [Level.RED]
+
+
+def test_held_update_released_behind_a_newer_one_is_stale() -> None:
+    ledger = AlertLedger()
+    feed(ledger, update("B", 5, Level.RED, "X"))
+    feed(ledger, msg("A"), update("C", 20, Level.ORANGE))
+    arrived = ledger.accept(msg("X", 1, Kind.UPDATE, ("A",), Level.YELLOW), NOW)
+    # X names C's predecessor A: stale behind C; B follows X and so is released, stale too.
+    assert arrived.decision is Decision.STALE
     assert [o.decision for o in arrived.released] == [Decision.STALE]
-    assert levels(ledger) == [Level.BLUE]
+    assert levels(ledger) == [Level.ORANGE]
 
 
 def test_duplicates_of_held_messages_are_not_held_twice() -> None:
