@@ -41,7 +41,8 @@ class DrillRows:
 
 
 def utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything tidegate stores is UTC."""
+    """A time as UTC. Rows are read back aware already (``store.types.UTCDateTime``); this
+    keeps naive times from elsewhere (read as UTC) comparable with them."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
