@@ -26,6 +26,8 @@ class RejectCode(StrEnum):
 
     TOO_LARGE = "too_large"
     """The payload is over the configured byte limit (HTTP 413)."""
+    TIMEOUT = "timeout"
+    """The payload did not arrive within the read timeout (HTTP 408)."""
     ENCODING = "encoding"
     """The bytes are not UTF-8 text (HTTP 400)."""
     SYNTAX = "syntax"

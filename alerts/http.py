@@ -12,11 +12,18 @@ Status codes once the warning is handed on (durably), by the response's decision
 ``GET /alerts/{id}``. Before that: 200 a ``test`` message, logged and ignored; 400 not UTF-8 or
 not well-formed; 401 missing or wrong bearer token; 413 over the size limit; 415 unsupported
 content type, or a body that is not what the type says; 422 well-formed but invalid (missing
-field, unknown hazard, level or area ...); 503 the hand-off failed, retry.
+field, unknown hazard, level or area ...), or valid but refused for good by a service behind
+intake (``alerts.outage``: anything but an outage); 503 the hand-off failed for lack of a
+service behind intake, retry; 408 the body did not arrive within the read timeout.
+
+Every refusal is recorded with the bytes read (up to the size limit), also when the headers
+alone decided it (415, a declared length over the limit): the body is read up to the limit
+first. A body over the limit or late closes the connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -32,6 +39,7 @@ from pydantic import BaseModel, Field
 from alerts.errors import AlertRejected, RejectCode
 from alerts.intake import DEFAULT_MAX_BYTES, PayloadFormat, check_size, parse_alert
 from alerts.model import Alert, Route
+from alerts.outage import is_outage, refusal_reason
 from plans.model import Plan
 
 logger = logging.getLogger("tidegate.http")
@@ -45,12 +53,17 @@ _MEDIA_TYPES = {
     "text/xml": PayloadFormat.CAP,
 }
 _STATUS = {
+    RejectCode.TIMEOUT: 408,
     RejectCode.TOO_LARGE: 413,
     RejectCode.MEDIA_TYPE: 415,
     RejectCode.ENCODING: 400,
     RejectCode.SYNTAX: 400,
     RejectCode.SCHEMA: 422,
 }
+_CLOSE = (RejectCode.TOO_LARGE, RejectCode.TIMEOUT)
+"""Refusals that leave part of the body unread: the connection cannot be reused."""
+READ_TIMEOUT_SECONDS = 30.0
+"""How long a request body may take to arrive (``Settings.http_read_timeout_seconds``)."""
 
 
 DECISION_STATUS = {
@@ -178,11 +191,13 @@ def create_app(
     *,
     on_reject: OnReject = _ignore_rejection,
     plan: Plan | None = None,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
 ) -> FastAPI:
     """Build the intake API around injected hand-off, lookup and rejection recording.
 
     Args:
-        submit: Hands an accepted alert to Temporal; an exception becomes a 503.
+        submit: Hands an accepted alert to Temporal; an outage (:func:`alerts.outage.is_outage`)
+            becomes a 503, any other exception a recorded refusal (422).
         lookup: Reads an alert by id for ``GET /alerts/{id}``.
         token: The duty officers' bearer token; compared in constant time.
         max_bytes: Payload size limit, as for every other channel.
@@ -190,6 +205,8 @@ def create_app(
             callers cannot fill the database).
         plan: The plan whose catalogue names the areas, as for every channel (``None``: the
             bundled plan).
+        read_timeout: Seconds the whole request body may take to arrive; a body that stalls
+            gets 408 and its connection is closed instead of being held open.
 
     Returns:
         The FastAPI app, with OpenAPI docs at ``/docs``.
@@ -223,7 +240,8 @@ def create_app(
         except Exception:
             logger.exception("could not record a rejected payload (%s)", problem)
         body = Rejected(detail=problem.reason, field=problem.field, code=problem.code.value)
-        return JSONResponse(body.model_dump(), status_code=_STATUS[problem.code])
+        headers = {"Connection": "close"} if problem.code in _CLOSE else None
+        return JSONResponse(body.model_dump(), status_code=_STATUS[problem.code], headers=headers)
 
     @app.post(
         "/alerts",
@@ -245,7 +263,7 @@ def create_app(
                 "model": Accepted,
                 "description": "Kept, but stale, rejected or orphaned: it will not take effect.",
             },
-            **{code: {"model": Rejected} for code in (400, 413, 415, 422)},
+            **{code: {"model": Rejected} for code in (400, 408, 413, 415, 422)},
             401: {"description": "Missing or wrong bearer token."},
             503: {"model": Rejected, "description": "Hand-off failed; retry."},
         },
@@ -255,11 +273,7 @@ def create_app(
         """Validate a warning (JSON or CAP 1.2 XML) and hand it to its response workflow."""
         body = bytearray()
         try:
-            expect = _media_type(request.headers.get("content-type", ""))
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit():
-                check_size(int(declared), max_bytes)
-            await _read(request, body, max_bytes)
+            expect = await _read_checked(request, body, max_bytes, read_timeout)
             alert = parse_alert(bytes(body), plan=plan, max_bytes=max_bytes, expect=expect)
         except AlertRejected as problem:
             return await refuse(bytes(body[:max_bytes]), problem)
@@ -269,8 +283,11 @@ def create_app(
             return _accepted(alert, ignored, 200)
         try:
             result = await submit(alert)
-        except Exception:
+        except Exception as exc:
             logger.exception("could not hand alert %s on", alert.id)
+            if not is_outage(exc):  # retrying cannot help: refuse it, as Kafka intake does
+                reason = refusal_reason(exc, stage="handed on")
+                return await refuse(bytes(body), AlertRejected(reason))
             failed = Rejected(detail="valid, but could not be handed on; retry", code="unavailable")
             return JSONResponse(failed.model_dump(), status_code=503)
         return _accepted(alert, result, DECISION_STATUS.get(result.decision, 202))
@@ -311,11 +328,44 @@ def _media_type(header: str) -> PayloadFormat:
     return expect
 
 
-async def _read(request: Request, body: bytearray, max_bytes: int) -> None:
-    """Read the body into ``body``, stopping at the first chunk past the limit."""
-    async for chunk in request.stream():
-        body += chunk
-        check_size(len(body), max_bytes)
+async def _read_checked(
+    request: Request, body: bytearray, max_bytes: int, read_seconds: float
+) -> PayloadFormat:
+    """Check the headers, read the body into ``body`` and return the declared format.
+
+    A refusal the headers decide (content type, declared length) is raised only once the
+    body has been read up to the limit, so the rejection keeps the bytes that were sent.
+    """
+    header_problem: AlertRejected | None = None
+    expect = PayloadFormat.JSON
+    try:
+        expect = _media_type(request.headers.get("content-type", ""))
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit():
+            check_size(int(declared), max_bytes)
+    except AlertRejected as problem:
+        header_problem = problem
+    try:
+        await _read(request, body, max_bytes, read_seconds)
+    except AlertRejected as read_problem:
+        raise header_problem or read_problem from None
+    if header_problem is not None:
+        raise header_problem
+    return expect
+
+
+async def _read(request: Request, body: bytearray, max_bytes: int, read_seconds: float) -> None:
+    """Read the body into ``body``, stopping at the first chunk past the limit or the deadline."""
+    try:
+        async with asyncio.timeout(read_seconds):
+            async for chunk in request.stream():
+                body += chunk
+                check_size(len(body), max_bytes)
+    except TimeoutError:
+        raise AlertRejected(
+            f"the request body did not arrive within {read_seconds:g} s ({len(body)} bytes read)",
+            code=RejectCode.TIMEOUT,
+        ) from None
 
 
 def _accepted(alert: Alert, result: SubmitResult, status: int) -> JSONResponse:

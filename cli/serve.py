@@ -70,6 +70,7 @@ def build_app(
         settings.max_alert_bytes,
         on_reject=services.on_reject,
         plan=plan,
+        read_timeout=settings.http_read_timeout_seconds,
     )
 
 

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
     api_token: str = "dev-duty-officer-token"
+    http_read_timeout_seconds: float = Field(default=30.0, gt=0.0, le=600.0)
+    """How long a request body may take to arrive; a stalled one gets 408 and is closed."""
 
     @field_validator("kafka_bootstrap", "temporal_address")
     @classmethod

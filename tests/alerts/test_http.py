@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from temporalio.service import RPCError, RPCStatusCode
 
 from alerts.http import SubmitResult, create_app
 from alerts.model import Alert
@@ -29,10 +30,13 @@ class Fakes:
     rejected: list[tuple[bytes, str, str]] = field(default_factory=list)
     fail_submit: bool = False
     fail_record: bool = False
+    submit_error: Exception | None = None
 
     async def submit(self, alert: Alert) -> SubmitResult:
         if self.fail_submit:
             raise ConnectionError("temporal is down")
+        if self.submit_error is not None:
+            raise self.submit_error
         self.submitted.append(alert)
         return SubmitResult(workflow_id=f"response-sh-{alert.route}")
 
@@ -144,6 +148,48 @@ async def test_failed_hand_off_is_503_so_the_sender_retries(
     response = await client.post("/alerts", content=json_payload(), headers=JSON)
     assert response.status_code == 503
     assert "retry" in response.json()["detail"]
+    assert fakes.rejected == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RPCError("down", RPCStatusCode.UNAVAILABLE, b""),
+        RPCError("slow", RPCStatusCode.DEADLINE_EXCEEDED, b""),
+        TimeoutError(),
+    ],
+    ids=["unavailable", "deadline", "timeout"],
+)
+async def test_an_outage_behind_intake_is_503(
+    client: httpx.AsyncClient, fakes: Fakes, error: Exception
+) -> None:
+    fakes.submit_error = error
+    response = await client.post("/alerts", content=json_payload(), headers=JSON)
+    assert response.status_code == 503
+    assert fakes.rejected == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UnicodeEncodeError("utf-8", "x/\ud800", 2, 3, "surrogates not allowed"),
+        RPCError("bad id", RPCStatusCode.INVALID_ARGUMENT, b""),
+        ValueError("payload too large for Temporal"),
+    ],
+    ids=["unencodable", "invalid-argument", "value"],
+)
+async def test_a_hand_off_that_can_never_succeed_is_refused_not_503(
+    client: httpx.AsyncClient, fakes: Fakes, error: Exception
+) -> None:
+    """Retrying would fail the same way for ever: the sender must not be told to retry."""
+    fakes.submit_error = error
+    content = json_payload()
+    response = await client.post("/alerts", content=content, headers=JSON)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith(f"cannot be handed on ({type(error).__name__}")
+    ((raw, reason, channel),) = fakes.rejected
+    assert (raw, channel) == (content, "http")
+    assert reason == response.json()["detail"]
 
 
 # --- rejecting ------------------------------------------------------------------------------
@@ -182,7 +228,7 @@ async def test_rejections_have_status_reason_and_are_recorded(
     ((raw, reason, channel),) = fakes.rejected
     assert channel == "http"
     assert body["detail"] in reason
-    assert raw == content[:4096] or status in (413, 415)
+    assert raw == content[:4096]  # also when the headers alone decided (415, 413)
 
 
 async def test_rejection_names_the_field(client: httpx.AsyncClient) -> None:
@@ -202,6 +248,27 @@ async def test_streamed_body_over_the_limit_is_413_without_reading_it_all(
     response = await client.post("/alerts", content=chunks(), headers=JSON)
     assert response.status_code == 413
     assert len(fakes.rejected[0][0]) == 4096
+
+
+async def test_a_stalled_body_is_408_and_keeps_what_arrived(fakes: Fakes) -> None:
+    app = create_app(
+        fakes.submit, fakes.lookup, TOKEN, 4096, on_reject=fakes.on_reject, read_timeout=0.2
+    )
+    never = asyncio.Event()
+
+    async def half_a_body() -> AsyncIterator[bytes]:
+        yield b'{"id": "stalled", '
+        await never.wait()  # the sender goes quiet
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tidegate") as client:
+        response = await client.post("/alerts", content=half_a_body(), headers=JSON)
+    assert response.status_code == 408
+    assert response.json()["code"] == "timeout"
+    assert response.headers["connection"] == "close"
+    ((raw, reason, _),) = fakes.rejected
+    assert raw == b'{"id": "stalled", '
+    assert "did not arrive within 0.2 s (18 bytes read)" in reason
 
 
 async def test_a_failing_recorder_does_not_hide_the_rejection(
@@ -232,7 +299,7 @@ async def test_openapi_documents_both_formats_and_bearer_auth(client: httpx.Asyn
         "application/cap+xml",
         "application/xml",
     }
-    assert {"202", "200", "400", "401", "413", "415", "422", "503"} <= set(post["responses"])
+    assert {"202", "200", "400", "401", "408", "413", "415", "422", "503"} <= set(post["responses"])
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "/alerts/{alert_id}" in spec["paths"]
     assert (await client.get("/docs")).status_code == 200
