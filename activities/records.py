@@ -61,7 +61,7 @@ class RecordWarningInput:
     headline: str
     at: datetime
     reason: str = ""
-    """Why the ledger decided so (``alerts.rules.Outcome.reason``), for the sender to read."""
+    """Why the ledger decided so (``plans.ledger.Outcome.reason``), for the sender to read."""
     references: tuple[str, ...] = ()
     """The ids this update or cancel names."""
     warning: str = ""

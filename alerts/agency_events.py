@@ -15,13 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from temporalio.service import RPCError, RPCStatusCode
-
 from alerts.kafka import KafkaIntake, Refused
-from plans.lifecycle import task_workflow_id
-from store import queries
-from workflows import tracking
-from workflows.types import AgencyEvent, Tracking
+from workflows.tracking import AnswerRoute, Unanswerable, answer_task
+from workflows.types import AgencyEvent
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -138,57 +134,12 @@ def _string(data: dict[str, object], key: str, limit: int, forbidden: re.Pattern
     return value
 
 
-@dataclass(frozen=True)
-class AnswerRoute:
-    """Where answers go: the services, and which tasks this way in may answer."""
-
-    client: Client
-    sessions: async_sessionmaker[AsyncSession]
-    task_queue: str
-    """The task queue whose task workflows this way in reaches (the worker's, or a drill's)."""
-    drill: bool
-    """Drill answers reach drill tasks only, live answers live tasks only."""
-
-
 async def deliver(route: AnswerRoute, event: TaskEvent) -> None:
-    """Hand an answer to its task's workflow; unknown, foreign or closed tasks are refused.
-
-    The task's row decides: an answer for a recorded task is never refused because its
-    tracking has not started yet (it starts it, ``workflows.tracking.answer``).
-    """
-    async with route.sessions() as session:
-        row = await queries.task(session, event.task_id)
-    if row is None:
-        raise Refused(f"task_id: no task {event.task_id!r}")
-    if row.drill != route.drill:
-        raise Refused(
-            f"task_id: {event.task_id!r} is a {'drill' if row.drill else 'live'} task; "
-            f"{'drill' if route.drill else 'live'} answers reach "
-            f"{'drill' if route.drill else 'live'} tasks only"
-        )
-    if row.tracking is None:  # recorded by an earlier release, which started tracking first
-        await _signal(route.client, event)
-        return
-    tracked = Tracking.decode(row.tracking)
-    if tracked.task_queue != route.task_queue:
-        raise Refused(
-            f"task_id: {event.task_id!r} is tracked on task queue {tracked.task_queue!r}, "
-            f"not on {route.task_queue!r}"
-        )
+    """Hand an answer to its task's workflow; an unanswerable one is :class:`Refused`."""
     try:
-        await tracking.answer(route.client, tracked, event.event)
-    except tracking.TaskClosed:
-        raise Refused(f"task_id: task {event.task_id!r} is closed ({row.state})") from None
-
-
-async def _signal(client: Client, event: TaskEvent) -> None:
-    handle = client.get_workflow_handle(task_workflow_id(event.task_id))
-    try:
-        await handle.signal("agency_event", event.event)
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            raise Refused(f"task_id: no open task {event.task_id!r}") from None
-        raise
+        await answer_task(route, event.task_id, event.event)
+    except Unanswerable as exc:
+        raise Refused(exc.reason) from None
 
 
 class AgencyEventConsumer(KafkaIntake):

@@ -20,7 +20,7 @@ from alerts.decisions import DecisionReport, DecisionWatch, lookup_hint
 from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
 from alerts.kafka import KafkaIntake, Refused
-from alerts.route import submit
+from workflows.starters import submit
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer

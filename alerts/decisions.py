@@ -1,14 +1,14 @@
 """What became of a warning: the response's decision, waited for briefly after the hand-off.
 
-Handing a warning on (:func:`alerts.route.submit`, a signal-with-start) is durable the moment it
-returns, but the ledger decides inside the response workflow a moment later, and the workflow
-logs each decision in the audit log (the ``record_warning`` activity). So every channel notes
-the audit log's position *before* the hand-off and then polls, with a short backoff, for a
+Handing a warning on (:func:`workflows.starters.submit`, a signal-with-start) is durable the
+moment it returns, but the ledger decides inside the response workflow a moment later, and the
+workflow logs each decision in the audit log (the ``record_warning`` activity). So every channel
+notes the audit log's position *before* the hand-off and then polls, with a short backoff, for a
 decision on the same message id logged after that position, until a deadline
-(``Settings.decision_wait_seconds``). A decision logged after the position is this copy's:
-a re-send of a known id gets a ``duplicate`` entry of its own.
+(``Settings.decision_wait_seconds``). A decision logged after the position is this copy's: a
+re-send of a known id gets a ``duplicate`` entry of its own.
 
-Decisions are the ledger's (:class:`alerts.rules.Decision`: ``apply``, ``duplicate``,
+Decisions are the ledger's (:class:`plans.ledger.Decision`: ``apply``, ``duplicate``,
 ``stale``, ``held``, ``rejected``, ``orphaned``) plus two of intake's own:
 
 * :data:`PENDING`: handed on, and durable, but not decided within the wait (a busy or stopped
@@ -35,16 +35,16 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from alerts.model import Route
-from alerts.route import submit
+from plans.warning import Route
 from store.queries import Decided, audit_position, decisions_after
+from workflows.starters import submit
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
     from temporalio.client import Client
 
-    from alerts.model import Alert
     from plans.model import Plan
+    from plans.warning import Alert
 
 log = logging.getLogger("tidegate.intake")
 

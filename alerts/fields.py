@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 
 from alerts.errors import AlertRejected
-from alerts.model import MAX_CLOCK_SKEW
+from plans.warning import MAX_CLOCK_SKEW
 
 MAX_ID_CHARS = 256
 MAX_LINE_CHARS = 1024
@@ -75,7 +75,7 @@ def not_ahead(sent: datetime, now: datetime, *, field: str = "sent") -> None:
         field: The field to blame.
 
     Raises:
-        AlertRejected: ``sent`` is more than :data:`~alerts.model.MAX_CLOCK_SKEW` after ``now``.
+        AlertRejected: ``sent`` is more than :data:`~plans.warning.MAX_CLOCK_SKEW` after ``now``.
     """
     ahead = sent - now
     if ahead > MAX_CLOCK_SKEW:

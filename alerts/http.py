@@ -38,9 +38,9 @@ from pydantic import BaseModel, Field
 
 from alerts.errors import AlertRejected, RejectCode
 from alerts.intake import DEFAULT_MAX_BYTES, PayloadFormat, check_size, parse_alert
-from alerts.model import Alert, Route
 from alerts.outage import is_outage, refusal_reason
 from plans.model import Plan
+from plans.warning import Alert, Route
 
 logger = logging.getLogger("tidegate.http")
 
@@ -293,7 +293,7 @@ def create_app(
         return _accepted(alert, result, DECISION_STATUS.get(result.decision, 202))
 
     @app.get(
-        "/alerts/{alert_id}",
+        "/alerts/{alert_id:path}",
         dependencies=[Depends(authorise)],
         responses={401: {"description": "Missing or wrong bearer token."}, 404: {}},
     )

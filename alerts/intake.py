@@ -3,7 +3,7 @@
 :func:`parse_alert` applies every *stateless* intake rule in a fixed order (size, encoding,
 format, syntax, schema, hazard/level/area mapping, a ``sent`` not in the future), so
 ``tidegate alert validate``, the HTTP API and the Kafka consumer accept and reject exactly the
-same payloads. Stateful rules (duplicates, ordering, held updates) live in :mod:`alerts.rules`.
+same payloads. Stateful rules (duplicates, ordering, held updates) live in :mod:`plans.ledger`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from enum import StrEnum
 
 from alerts import fields
 from alerts.errors import AlertRejected, RejectCode
-from alerts.model import Alert
 from alerts.parse_cap import parse_cap
 from alerts.parse_json import parse_json
 from plans.model import Plan
+from plans.warning import Alert
 
 DEFAULT_MAX_BYTES = 256 * 1024
 """Default payload limit: a CAP message with two languages and a long description is ~10 KiB."""
@@ -119,7 +119,7 @@ def parse_alert(
         expect: The format the channel declared (e.g. from ``Content-Type``); a body of the
             other format is rejected with code ``media_type``. ``None`` accepts either.
         now: The receiving clock, which ``sent`` may not be more than
-            :data:`~alerts.model.MAX_CLOCK_SKEW` ahead of. ``None`` is the system clock;
+            :data:`~plans.warning.MAX_CLOCK_SKEW` ahead of. ``None`` is the system clock;
             drills pass their service clock (the time-skipping server's runs ahead of it).
 
     Returns:

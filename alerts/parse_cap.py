@@ -1,4 +1,4 @@
-"""CAP 1.2 (OASIS Common Alerting Protocol) messages → :class:`~alerts.model.Alert`.
+"""CAP 1.2 (OASIS Common Alerting Protocol) messages → :class:`~plans.warning.Alert`.
 
 XML is parsed by ``defusedxml`` with DTDs, entity declarations and external references all
 forbidden, so XXE, billion-laughs and external-DTD tricks are rejected before any expansion
@@ -24,7 +24,6 @@ from defusedxml.ElementTree import DefusedXMLParser
 from alerts import fields
 from alerts.areas import AreaIndex, area_index
 from alerts.errors import AlertRejected, RejectCode
-from alerts.model import Alert, Kind, Status
 from alerts.signals import (
     HAZARD_KEYS,
     LEVEL_KEYS,
@@ -36,6 +35,7 @@ from alerts.signals import (
     read_signal,
 )
 from plans.model import Hazard, Level, Plan
+from plans.warning import Alert, Kind, Status
 
 _T = TypeVar("_T")
 

@@ -1,6 +1,6 @@
 """The JSON form of a warning (CLI, HTTP and Kafka), parsed strictly.
 
-The form uses exactly the :class:`~alerts.model.Alert` field names, minus ``raw`` (tidegate keeps
+The form uses exactly the :class:`~plans.warning.Alert` field names, minus ``raw`` (tidegate keeps
 the payload itself); see ``docs/alerts.md`` for an example. Strict means: unknown or duplicate
 keys, wrong types, ``NaN``, naive timestamps and unknown hazards, levels or areas are all
 rejected with the field named, because a warning that was misread is worse than one refused.
@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from alerts import fields
 from alerts.areas import resolve_areas
 from alerts.errors import AlertRejected, RejectCode
-from alerts.model import Alert, Kind, Status
 from alerts.signals import parse_hazard, parse_level
 from plans.model import Plan
+from plans.warning import Alert, Kind, Status
 
 _E = TypeVar("_E", Kind, Status)
 

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
     from temporalio.client import Client
 
-    from alerts.model import Alert
     from plans.model import Plan
+    from plans.warning import Alert
     from store.models import WarningRecord
 
 

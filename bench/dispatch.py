@@ -56,8 +56,6 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from alerts.model import Alert, Kind, Status
-from alerts.route import response_workflow_id, submit
 from bench.floor import EmptyWorkflow
 from config.settings import ROOT, Settings
 from devstack import _proc
@@ -66,7 +64,9 @@ from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import CITYWIDE, ActiveWarning, Hazard, Level, Plan
 from plans.rules import respond
+from plans.warning import Alert, Kind, Status
 from workflows.response import ResponseWorkflow
+from workflows.starters import response_workflow_id, submit
 
 log = logging.getLogger("bench")
 

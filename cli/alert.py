@@ -27,7 +27,6 @@ import typer
 from alerts.decisions import DecisionReport, hand_over, lookup_hint
 from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
-from alerts.model import Alert
 from alerts.services import lookup_warning, record_rejection
 from cli.alerts_offline import register as register_offline
 from cli.exit import ExitCode
@@ -35,6 +34,7 @@ from config.errors import ConfigError
 from config.settings import Settings, load_settings
 from plans.loader import load_plan
 from plans.model import Plan
+from plans.warning import Alert
 from store.db import create_engine, session_maker
 from store.queries import warning as find_warning
 from worker import connect_temporal

@@ -27,6 +27,8 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
+from cli.output import console
+from cli.output import table as make_table
 from config.settings import Settings, load_settings
 from drills import schedule as scheduling
 from drills.agencies import ProfilesError, load_profiles
@@ -292,19 +294,44 @@ def schedule(
 
 
 @app.command()
-def storms() -> None:
-    """List the bundled storm timelines."""
-    table = Table("storm", "name", "from", "to", "timed", "warnings", "HQ levels")
+def storms(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """List the bundled storm timelines.
+
+    ``--json``: ``{"storms": [{"storm", "name", "name_zh", "year", "timezone", "from", "to",
+    "timed", "warnings", "hq_levels"}]}``, times in ISO 8601 with the storm's offset.
+    """
+    rows = []
     for slug in bundled_storms():
         timeline = load_timeline(slug)
         kinds = [e.kind.value for e in timeline.events]
-        table.add_row(
-            slug,
-            f"{timeline.name} {timeline.name_zh}",
-            timeline.start.strftime("%Y-%m-%d %H:%M"),
-            timeline.end.strftime("%Y-%m-%d %H:%M"),
-            str(len(timeline.events)),
-            str(kinds.count("warning")),
-            str(kinds.count("response")),
+        rows.append(
+            {
+                "storm": slug,
+                "name": timeline.name,
+                "name_zh": timeline.name_zh,
+                "year": timeline.year,
+                "timezone": timeline.timezone,
+                "from": timeline.start.isoformat(),
+                "to": timeline.end.isoformat(),
+                "timed": len(timeline.events),
+                "warnings": kinds.count("warning"),
+                "hq_levels": kinds.count("response"),
+            }
         )
-    Console().print(table)
+    if as_json:
+        sys.stdout.write(json.dumps({"storms": rows}, ensure_ascii=False) + "\n")
+        return
+    table = make_table("storm", "name", "from", "to", "timed", "warnings", "HQ levels")
+    for row in rows:
+        table.add_row(
+            str(row["storm"]),
+            f"{row['name']} {row['name_zh']}",
+            str(row["from"])[:16].replace("T", " "),
+            str(row["to"])[:16].replace("T", " "),
+            str(row["timed"]),
+            str(row["warnings"]),
+            str(row["hq_levels"]),
+        )
+    console().print(table)

@@ -23,7 +23,6 @@ from rich.table import Table
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from alerts.route import response_workflow_id
 from config.settings import load_settings
 from plans.catalogue import parse_hazard, parse_level, resolve_areas
 from plans.compare import PlanComparison, compare_plans
@@ -34,6 +33,7 @@ from plans.render import render_notice, render_task
 from plans.rules import Assessment, assess, respond
 from worker import connect_temporal
 from workflows.response import ResponseWorkflow
+from workflows.starters import response_workflow_id
 
 app = typer.Typer(
     help="Check, explain and compare flood and typhoon response plans.",

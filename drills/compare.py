@@ -2,7 +2,7 @@
 
 ``compare_storm(timeline, plan_a, plan_b)`` maps the timeline once per plan (each plan's own
 catalogue names the areas), feeds the warnings, in order, through the same
-:class:`~alerts.rules.AlertLedger` the response workflow keeps, and asks each plan
+:class:`~plans.ledger.AlertLedger` the response workflow keeps, and asks each plan
 (:func:`plans.rules.respond`) for the levels and the tasks due after every warning. The same
 replay of a single plan, :func:`plan_levels`, is what a drill's recorded levels must follow.
 """
@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from alerts.intake import parse_alert
-from alerts.rules import AlertLedger
 from drills.mapping import DrillScript, Step, map_timeline
 from drills.timeline import Timeline
+from plans import engine
+from plans.ledger import AlertLedger
 from plans.model import Plan
-from plans.rules import area_order, respond
+from plans.rules import area_order
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,7 @@ def plan_levels(script: DrillScript, plan: Plan) -> list[tuple[Step, PlanState]]
     out = []
     for step in (*script.steps, *script.closing):
         alert = parse_alert(json.dumps(step.document(step.at)).encode(), now=step.at)
-        ledger.accept(alert, step.at)
-        response = respond(ledger.active(), plan)
+        response = engine.replay(ledger, plan, alert, step.at)
         levels = {area: str(level) for area, level in response.levels.items()}
         out.append((step, PlanState(levels, frozenset(t.id for t in response.tasks))))
     return out

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from alerts.agency_events import AnswerRoute, deliver, parse_event
+from alerts.agency_events import deliver, parse_event
 from alerts.kafka import Refused
 from drills.agencies import Profiles
 from drills.clock import Agenda, Timebase
+from workflows.tracking import AnswerRoute
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer

@@ -2,7 +2,7 @@
 
 :func:`map_timeline` is pure. Each timed ``warning`` entry becomes at most one alert in the
 documented JSON form (``docs/alerts.md``) with status ``exercise``, which the drill later sends
-through the normal intake (``alerts.intake.parse_alert``, then ``alerts.route.submit``).
+through the normal intake (``alerts.intake.parse_alert``, then ``workflows.starters.submit``).
 ``response`` entries become the headquarters' historical levels. Everything else (landfalls,
 observations, untimed entries) is kept for the report. The rules (also in ``docs/drills.md``):
 

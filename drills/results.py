@@ -24,9 +24,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.intake import parse_alert
-from alerts.rules import AlertLedger
 from drills.clock import Timebase
 from drills.mapping import DrillScript, HistoricalLevel, Step
+from plans import engine
+from plans.ledger import AlertLedger
 from plans.lifecycle import TaskState
 from plans.model import Plan
 from plans.rules import area_order, assess
@@ -331,7 +332,7 @@ def _warnings(facts: RunFacts, decisions: dict[str, str]) -> list[WarningSent]:
     closing_ids = {s.alert_id for s in facts.script.closing}
     for step, sent_at in facts.sent:
         alert = parse_alert(json.dumps(step.document(sent_at)).encode(), now=sent_at)
-        ledger.accept(alert, sent_at)
+        engine.replay(ledger, facts.plan, alert, sent_at)
         assessments = assess(ledger.active(), facts.plan)
         in_force = {
             area: {str(h.hazard): str(h.level) for h in assessment.hazards}

@@ -37,10 +37,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.messaging import MessagingActivities, Topics
 from activities.records import RecordActivities
 from activities.tracking import TrackingActivities
-from alerts.agency_events import AnswerRoute
 from alerts.intake import parse_alert
-from alerts.route import response_workflow_id, submit
-from alerts.rules import AlertLedger
 from config.settings import Settings
 from devstack.temporal import SEARCH_ATTRIBUTES, require_temporal
 from devstack.topics import ensure_topics
@@ -51,14 +48,17 @@ from drills.mapping import DrillScript, Step, map_timeline
 from drills.results import DrillResult, RunFacts, build_result
 from drills.skipping import VirtualClock
 from drills.timeline import Timeline
+from plans import engine
+from plans.ledger import AlertLedger
 from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import Plan
-from plans.rules import respond
 from store.db import create_engine, session_maker
 from store.drills import drill_responses, drill_rows, drill_state, end_drill, open_task_ids
 from store.plans import PlanLibrary
 from worker import build_worker, connect_temporal, start_producer
+from workflows.starters import response_workflow_id, submit
+from workflows.tracking import AnswerRoute
 from workflows.types import OPEN_STATES
 
 if TYPE_CHECKING:
@@ -419,8 +419,7 @@ class _Driver:
             alert,
             time_scale=run.options.time_scale,
         )
-        self.ledger.accept(alert, sent_at)
-        expected = respond(self.ledger.active(), run.plan)
+        expected = engine.replay(self.ledger, run.plan, alert, sent_at)
         levels = {area: str(level) for area, level in expected.levels.items()}
         run.sent.append(SentWarning(step, sent_at, levels))
         self.progress.warnings_sent += 0 if closing else 1

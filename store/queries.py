@@ -65,7 +65,7 @@ class Decided:
     """The message decided."""
     decision: str
     """The ledger's decision: ``apply``, ``duplicate``, ``stale``, ``held``, ``rejected``,
-    ``orphaned`` (``alerts.rules.Decision``)."""
+    ``orphaned`` (``plans.ledger.Decision``)."""
     reason: str
     warning: str
     """Id of the first message of the warning it was filed under ("" if none, or not known)."""

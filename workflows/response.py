@@ -3,7 +3,7 @@
 It keeps the warnings, asks ``plans`` for the response level and the tasks, dispatches what is
 new without asking anyone (不用请示), stands down what the plan says, and completes with a
 summary once every warning is gone and every task is closed. Decisions all come from
-``plans.rules`` and ``alerts.rules``; this module only orchestrates.
+``plans.rules`` and ``plans.ledger``; this module only orchestrates.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ with workflow.unsafe.imports_passed_through():
         RecordWarningInput,
     )
     from activities.tracking import StartTrackingInput, TrackingActivities
-    from alerts.model import Alert
-    from alerts.rules import Outcome
+    from plans import engine
+    from plans.ledger import Outcome
     from plans.lifecycle import TaskState, task_key, task_workflow_id
     from plans.model import Notice, Plan, ResponseLevel, Task
-    from plans.rules import diff, respond
+    from plans.warning import Alert
     from workflows.search import HAZARDS, REGION, RESPONSE_LEVEL
     from workflows.task import TaskWorkflow
     from workflows.types import (
@@ -76,7 +76,7 @@ class ResponseWorkflow:
             self._s = inp.state
         while not self._over():
             await self._wait_for_work()
-            self._s.ledger.expire(workflow.now())
+            engine.expire(self._s.ledger, workflow.now())
             replan = self._s.replan
             if replan:
                 await self._record_start()
@@ -169,19 +169,17 @@ class ResponseWorkflow:
         while self._s.inbox:
             alert = self._s.inbox.pop(0)
             self._s.applied_this_run += 1
-            outcome = self._s.ledger.accept(alert, now, patched=workflow.patched)
-            await self._record_warning(alert, outcome, arrival=True)
-            for released in outcome.released:
-                await self._record_outcome(released)
-        for orphan in self._s.ledger.expire_held(now):
+            for decided in engine.receive(self._s.ledger, alert, now, patched=workflow.patched):
+                await self._record_outcome(decided.outcome, arrival=decided.on_arrival)
+        for orphan in engine.orphan_held(self._s.ledger, now):
             workflow.logger.warning("held message %s orphaned: %s", orphan.alert_id, orphan.reason)
-            await self._record_outcome(orphan)
+            await self._record_outcome(orphan, arrival=False)
         await self._reconcile()
 
-    async def _record_outcome(self, outcome: Outcome) -> None:
-        """Record a decision taken later than arrival (a held message released or orphaned)."""
+    async def _record_outcome(self, outcome: Outcome, *, arrival: bool) -> None:
+        """Record a decision on a message, on its arrival or later (released or orphaned)."""
         if outcome.alert is not None:
-            await self._record_warning(outcome.alert, outcome, arrival=False)
+            await self._record_warning(outcome.alert, outcome, arrival=arrival)
 
     async def _record_warning(self, alert: Alert, outcome: Outcome, *, arrival: bool) -> None:
         await call(
@@ -208,10 +206,7 @@ class ResponseWorkflow:
     async def _reconcile(self) -> None:
         """Bring dispatched tasks in line with what the plan says for the warnings in force."""
         inp = self._inputs()
-        before = self._s.response or respond((), inp.plan)
-        after = respond(self._s.ledger.active(), inp.plan)
-        change = diff(before, after)
-        self._s.response = after
+        self._s.response, change = engine.decide(self._s.ledger, inp.plan, self._s.response)
         if not change.is_empty:
             await self._record_levels("active")
         if change.dispatch:

@@ -12,10 +12,10 @@ from datetime import datetime
 
 from temporalio.api.common.v1 import Payload
 
-from alerts.model import Alert
-from alerts.rules import AlertLedger
+from plans.ledger import AlertLedger
 from plans.lifecycle import OPEN_STATES
 from plans.model import Plan, Response, Task
+from plans.warning import Alert
 from workflows.converter import DATA_CONVERTER
 
 __all__ = ["OPEN_STATES"]  # re-exported for modules that read task states with the types

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from alerts.errors import MAX_REASON_CHARS, AlertRejected
 from alerts.intake import parse_alert
-from alerts.model import Alert
+from plans.warning import Alert
 from tests.alerts.factories import CAP_SAMPLES, mutated
 from tests.alerts.strategies import (
     JSON_BASE,

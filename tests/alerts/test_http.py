@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from temporalio.service import RPCError, RPCStatusCode
 
 from alerts.http import SubmitResult, create_app
-from alerts.model import Alert
+from plans.warning import Alert
 from tests.alerts.factories import CAP_SAMPLES, SAMPLES, json_payload, mutated
 
 TOKEN = "s3cret-duty-token"

@@ -10,7 +10,7 @@ import pytest
 from alerts import intake
 from alerts.errors import AlertRejected, RejectCode
 from alerts.intake import DEFAULT_MAX_BYTES, PayloadFormat, parse_alert
-from alerts.model import MAX_CLOCK_SKEW
+from plans.warning import MAX_CLOCK_SKEW
 from tests.alerts.factories import cap_payload, json_payload
 
 

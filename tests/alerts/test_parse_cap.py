@@ -8,9 +8,9 @@ import pytest
 
 from alerts.errors import AlertRejected, RejectCode
 from alerts.intake import parse_alert
-from alerts.model import Alert, Kind, Status
 from alerts.parse_cap import MAX_ELEMENTS
 from plans.model import Hazard, Level
+from plans.warning import Alert, Kind, Status
 from tests.alerts.factories import SAMPLES, cap_payload, info, pair
 
 NS = 'xmlns="urn:oasis:names:tc:emergency:cap:1.2"'

@@ -10,8 +10,8 @@ import pytest
 
 from alerts.errors import AlertRejected, RejectCode
 from alerts.intake import parse_alert
-from alerts.model import Kind, Status
 from plans.model import Hazard, Level
+from plans.warning import Kind, Status
 from tests.alerts.factories import SAMPLES, document, json_payload
 
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 
 from alerts.intake import parse_alert
-from alerts.model import Kind, Status
 from drills.mapping import map_area, map_timeline
 from drills.timeline import Timeline, load_timeline
 from plans.model import CITYWIDE, Hazard, Plan
+from plans.warning import Kind, Status
 from tests.drills.conftest import event
 
 CENTRAL = ("huangpu", "xuhui", "changning", "jingan", "putuo", "hongkou", "yangpu")

@@ -15,15 +15,15 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from temporalio.client import Client
 
-from alerts.model import Alert, Kind, Status
-from alerts.route import submit
 from config.settings import Settings
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, StandDown
 from plans.rules import respond
+from plans.warning import Alert, Kind, Status
 from store.db import create_engine, session_maker
 from store.models import EscalationRecord, RejectionRecord, TaskRecord
 from tests.e2e.harness import collect, eventually, prepare, running_worker
+from workflows.starters import submit
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,6 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from alerts.intake import parse_alert
-from alerts.route import submit
 from config.settings import Settings
 from devstack._proc import free_ports
 from store.models import ResponseRecord
@@ -41,6 +40,7 @@ from tests.e2e.intake import (
     warnings,
 )
 from tests.e2e.test_intake_http import CAP, JSON, TOKEN, running_api
+from workflows.starters import submit
 
 pytestmark = pytest.mark.e2e
 

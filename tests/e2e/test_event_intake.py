@@ -26,16 +26,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from alerts.model import Alert, Kind, Status
-from alerts.route import submit
 from config.settings import Settings
 from plans.loader import load_plan
 from plans.model import Hazard, Level
+from plans.warning import Alert, Kind, Status
 from store.db import create_engine, session_maker
 from store.models import RejectionRecord, TaskRecord
 from tests.alerts.strategies import agency_events
 from tests.e2e.harness import collect, eventually, prepare, running_worker
 from tests.e2e.test_intake_kafka import _draw
+from workflows.starters import submit
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import pytest
 
-from alerts.route import response_workflow_id
 from cli import serve
 from config.settings import ROOT, Settings
 from devstack._proc import free_ports
@@ -33,6 +32,7 @@ from tests.e2e.harness import (
     running_worker,
 )
 from tests.e2e.intake import cap_alert, json_alert, rejections, tasks_for, warnings
+from workflows.starters import response_workflow_id
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,6 @@ from temporalio.testing import WorkflowEnvironment
 from alerts import kafka
 from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
-from alerts.route import response_workflow_id
 from config.settings import Settings
 from plans.model import ActiveWarning, Hazard, Level
 from tests.alerts.factories import CAP_SAMPLES, mutated
@@ -51,6 +50,7 @@ from tests.e2e.intake import (
     warnings,
 )
 from workflows.response import ResponseWorkflow
+from workflows.starters import response_workflow_id
 
 pytestmark = pytest.mark.e2e
 

@@ -35,8 +35,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.messaging import throttle_metadata_retries
 from alerts.intake import parse_alert
-from alerts.model import Alert, Kind, Status
-from alerts.route import response_workflow_id, submit
 from config.settings import Settings
 from devstack._proc import free_ports
 from devstack.kafka import KafkaBroker
@@ -45,12 +43,14 @@ from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, StandDown, Task
 from plans.rules import respond
+from plans.warning import Alert, Kind, Status
 from store.db import create_engine, session_maker
 from store.models import EscalationRecord, ResponseRecord, TaskRecord
 from tests.e2e.harness import eventually, prepare
 from tests.e2e.workerproc import WorkerProcess
 from workflows.calls import ACTIVITY_TIMEOUT
 from workflows.response import ResponseWorkflow
+from workflows.starters import response_workflow_id, submit
 
 pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)

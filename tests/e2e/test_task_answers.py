@@ -25,18 +25,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from alerts.agency_events import AnswerRoute, deliver, parse_event
+from alerts.agency_events import deliver, parse_event
 from alerts.kafka import Refused
-from alerts.model import Alert, Kind, Status
-from alerts.route import submit
 from config.settings import Settings
 from plans.lifecycle import task_key
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, StandDown
 from plans.rules import respond
+from plans.warning import Alert, Kind, Status
 from store.db import create_engine, session_maker
 from store.models import RejectionRecord, TaskRecord
 from tests.e2e.harness import collect, eventually, prepare, running_worker
+from workflows.starters import submit
+from workflows.tracking import AnswerRoute
 
 pytestmark = pytest.mark.e2e
 

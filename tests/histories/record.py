@@ -39,14 +39,14 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from temporalio.client import Client, WorkflowHandle
 
 import worker
-from alerts.model import Alert, Kind, Status
-from alerts.route import response_workflow_id, submit
 from devstack.scratch import scratch_stack
 from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, StandDown
 from plans.rules import respond
+from plans.warning import Alert, Kind, Status
 from workflows.response import ResponseWorkflow
+from workflows.starters import response_workflow_id, submit
 from workflows.task import TaskWorkflow
 from workflows.types import AgencyEvent, ResponseStatus
 

@@ -6,7 +6,7 @@ Usage (from the repository root, after ``make setup``)::
 
 Before intake refused a ``sent`` in the future, a warning sent ``2199-01-01`` was applied, and
 an upgrade and a cancel sent afterwards (both naming it) were decided ``stale``. Responses like
-that may still be running. The ledger now lets such messages apply (``alerts.rules``, rule 5);
+that may still be running. The ledger now lets such messages apply (``plans.ledger``, rule 5);
 ``workflow.patched`` asked per message keeps the recorded decisions on replay. The committed
 file was recorded at a33381a, before that rule: replaying it with today's code must keep both
 ``stale`` decisions (``tests/workflows/test_replay.py``), and without the per-message patch
@@ -33,12 +33,12 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from temporalio.client import Client, WorkflowHandle
 
 import worker
-from alerts.model import Kind
-from alerts.route import response_workflow_id, submit
 from devstack.scratch import scratch_stack
 from plans.loader import load_plan
 from plans.model import Level
+from plans.warning import Kind
 from tests.histories.record import REGION, alert, until
+from workflows.starters import response_workflow_id, submit
 
 log = logging.getLogger("record")
 

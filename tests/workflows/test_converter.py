@@ -10,11 +10,11 @@ import pytest
 from temporalio.converter import DataConverter
 
 from activities.records import RecordTasksInput
-from alerts.model import Alert, Kind, Status
-from alerts.rules import AlertLedger
+from plans.ledger import AlertLedger
 from plans.loader import load_plan
 from plans.model import CITYWIDE, ActiveWarning, Hazard, Level
 from plans.rules import diff, respond
+from plans.warning import Alert, Kind, Status
 from workflows.converter import DATA_CONVERTER
 from workflows.types import ResponseInput, ResponseState, TaskInput
 

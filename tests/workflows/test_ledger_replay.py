@@ -1,7 +1,7 @@
 """The ledger's newer ordering rule is versioned per message, so running responses replay.
 
 ``tests/histories/response-future-sent-stale.json`` was recorded before "clocks give way to
-references" (``alerts.rules``, rule 5): a warning sent in 2199, then an upgrade and a cancel
+references" (``plans.ledger``, rule 5): a warning sent in 2199, then an upgrade and a cancel
 naming it, both decided ``stale``. ``test_replay.py`` replays it with today's code; this test
 shows why that needs ``workflow.patched``: decided by the new rule on replay, the upgrade would
 dispatch new tasks the history never saw.
@@ -19,8 +19,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from alerts.model import Alert
-from alerts.rules import AlertLedger, Outcome
+from plans.ledger import AlertLedger, Outcome
+from plans.warning import Alert
 from workflows.response import ResponseWorkflow
 from workflows.task import TaskWorkflow
 

@@ -19,11 +19,11 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from alerts.model import Alert, Kind, Status
 from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, Task
 from plans.rules import respond
+from plans.warning import Alert, Kind, Status
 from tests.workflows.fakes import Calls, fake_activities
 from workflows.response import ResponseWorkflow
 from workflows.task import TaskWorkflow

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from alerts.model import Alert, Route
 from plans.model import Plan
+from plans.warning import Alert, Route
 from workflows.response import ResponseWorkflow
 from workflows.search import DRILL, REGION
 from workflows.types import ResponseInput

@@ -1,4 +1,4 @@
-"""The ledger's duplicate, ordering and held-message rules (alerts/rules.py)."""
+"""The ledger's duplicate, ordering and held-message rules (plans/ledger.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from temporalio.converter import DataConverter
 
-from alerts.model import MAX_CLOCK_SKEW, Alert, Kind, Status
-from alerts.rules import ORDER_BY_REFERENCE, AlertLedger, Decision, Outcome
+from plans.ledger import ORDER_BY_REFERENCE, AlertLedger, Decision, Outcome
 from plans.model import ActiveWarning, Hazard, Level
+from plans.warning import MAX_CLOCK_SKEW, Alert, Kind, Status
 
 T0 = datetime(2024, 9, 20, 5, 30, tzinfo=UTC)
 NOW = T0 + timedelta(hours=1)

@@ -9,8 +9,8 @@ import pytest
 from temporalio.converter import DataConverter
 
 from alerts.intake import parse_alert
-from alerts.model import Alert, Kind, Route, Status
 from plans.model import ActiveWarning, Hazard, Level
+from plans.warning import Alert, Kind, Route, Status
 from tests.alerts.factories import SAMPLES, json_payload
 
 

@@ -5,7 +5,7 @@ passed in, from ``workflow.now()``), iterates only dicts and lists (insertion-or
 built from dataclasses, str enums, dicts, lists and datetimes, so Temporal's default converter
 carries it through continue-as-new unchanged.
 
-Terms: a *message* is one :class:`~alerts.model.Alert` (new warning, update or cancel). A *warning*
+Terms: a *message* is one :class:`~plans.warning.Alert` (new warning, update or cancel). A *warning*
 (a :class:`Chain`) is a new alert together with every update and cancel that refers to it; it is
 identified by the id of its first message.
 
@@ -14,7 +14,7 @@ Rules (also in ``docs/alerts.md``); every message gets exactly one :class:`Decis
 1. **Test** status messages are ``REJECTED``: they never change warnings.
 2. **Same id again** → ``DUPLICATE``. The first version stands even if the content differs
    (the reason says so). Ids of held messages count too.
-3. **Same content again** (equal :attr:`~alerts.model.Alert.fingerprint`) as any message of a
+3. **Same content again** (equal :attr:`~plans.warning.Alert.fingerprint`) as any message of a
    warning still in force → ``DUPLICATE``; its id becomes an alias of that warning, so later
    updates may reference either id. Content is not compared against warnings that have ended:
    an identical warning issued after a cancellation is a new warning.
@@ -28,7 +28,7 @@ Rules (also in ``docs/alerts.md``); every message gets exactly one :class:`Decis
    late-arriving old update can never overwrite a newer one. Equal ``sent`` is not stale
    (arrival order decides). Clocks give way to references: a message that references the
    message in force was written after it, and a ``sent`` still more than
-   :data:`~alerts.model.MAX_CLOCK_SKEW` ahead of ``now`` proves nothing, so in both cases the
+   :data:`~plans.warning.MAX_CLOCK_SKEW` ahead of ``now`` proves nothing, so in both cases the
    message applies whatever the clocks say (the reason says so). Also ``STALE``: an update of
    a cancelled warning, a message that already expired when it arrived, and a new alert sent
    longer ago than ``retain_seconds`` (the ledger may have forgotten its cancellation).
@@ -52,8 +52,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from alerts.model import MAX_CLOCK_SKEW, Alert, Kind, Status
 from plans.model import ActiveWarning
+from plans.warning import MAX_CLOCK_SKEW, Alert, Kind, Status
 
 DEFAULT_HOLD_SECONDS = 6 * 3600
 """How long an update or cancel waits for the message it references before it is orphaned."""

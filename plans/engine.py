@@ -1,0 +1,72 @@
+"""The response engine: warnings in, the response and what changed out.
+
+One engine for every place that must know what tidegate does with a stream of warnings: the
+response workflow, which records each step as it goes, and the drills, which replay a storm to
+know what the response must show after each warning (progress, the after-action report, the
+plan comparison). Both go through the same steps in the same order, so a drill's expectation
+can never skip what the workflow does (warnings expiring, held messages released or orphaned).
+
+The steps advance an :class:`~plans.ledger.AlertLedger` in place and are otherwise pure: the
+caller passes the time (``workflow.now()`` in a workflow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from plans.ledger import AlertLedger, Outcome
+from plans.model import Diff, Plan, Response
+from plans.rules import diff, respond
+from plans.warning import Alert
+
+
+def _always(patch_id: str) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One decision of the ledger, and whether it was taken as the message arrived."""
+
+    outcome: Outcome
+    on_arrival: bool
+    """False for a held message released by a later one (its decision is taken late)."""
+
+
+def expire(ledger: AlertLedger, now: datetime) -> tuple[str, ...]:
+    """Step 1: end the warnings whose ``expires`` has passed; their ids."""
+    return ledger.expire(now)
+
+
+def receive(
+    ledger: AlertLedger,
+    alert: Alert,
+    now: datetime,
+    *,
+    patched: Callable[[str], bool] = _always,
+) -> tuple[Decided, ...]:
+    """Step 2, per message: decide it, then any held messages it released, in that order."""
+    outcome = ledger.accept(alert, now, patched=patched)
+    return (Decided(outcome, True), *(Decided(r, False) for r in outcome.released))
+
+
+def orphan_held(ledger: AlertLedger, now: datetime) -> tuple[Outcome, ...]:
+    """Step 3: refuse held messages whose reference never came."""
+    return ledger.expire_held(now)
+
+
+def decide(ledger: AlertLedger, plan: Plan, before: Response | None) -> tuple[Response, Diff]:
+    """Step 4: the response for the warnings in force, and the change from ``before``."""
+    after = respond(ledger.active(), plan)
+    return after, diff(before or respond((), plan), after)
+
+
+def replay(ledger: AlertLedger, plan: Plan, alert: Alert, now: datetime) -> Response:
+    """All four steps for one message arriving at ``now``: what a response then shows."""
+    expire(ledger, now)
+    receive(ledger, alert, now)
+    orphan_held(ledger, now)
+    response, _ = decide(ledger, plan, None)
+    return response
