@@ -8,6 +8,7 @@ same payloads. Stateful rules (duplicates, ordering, held updates) live in :mod:
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -16,6 +17,7 @@ from alerts import fields
 from alerts.errors import AlertRejected, RejectCode
 from alerts.parse_cap import parse_cap
 from alerts.parse_json import parse_json
+from plans.loader import load_plan
 from plans.model import Plan
 from plans.warning import Alert
 
@@ -100,6 +102,12 @@ def sniff(text: str) -> PayloadFormat:
     )
 
 
+@functools.cache
+def bundled_plan() -> Plan:
+    """The bundled plan, loaded once: the catalogue of offline tools and tests that pass none."""
+    return load_plan()
+
+
 def parse_alert(
     payload: bytes,
     *,
@@ -112,9 +120,9 @@ def parse_alert(
 
     Args:
         payload: The bytes exactly as received.
-        plan: The plan the deployment runs: its catalogue names the areas (``黄浦江``,
-            ``中心城区`` ...). Every intake edge passes its plan; ``None`` means the bundled
-            plan, for offline tools and tests.
+        plan: The plan the deployment runs: its catalogue names the hazards, colours, areas
+            and codes (``台风``, ``橙色``, ``黄浦江``, ``中心城区``, ``310115`` ...). Every
+            intake edge passes its plan; ``None`` means the bundled plan, for tests.
         max_bytes: Size limit; larger payloads are rejected before any parsing.
         expect: The format the channel declared (e.g. from ``Content-Type``); a body of the
             other format is rejected with code ``media_type``. ``None`` accepts either.
@@ -136,6 +144,7 @@ def parse_alert(
             f"declared as {expect.value} but the body is {found.value}",
             code=RejectCode.MEDIA_TYPE,
         )
+    plan = plan if plan is not None else bundled_plan()
     try:
         alert = parse_json(text, plan) if found is PayloadFormat.JSON else parse_cap(text, plan)
     except AlertRejected:

@@ -21,20 +21,11 @@ from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from alerts import fields
-from alerts.areas import AreaIndex, area_index
+from alerts import fields, vocabulary
 from alerts.errors import AlertRejected, RejectCode
-from alerts.signals import (
-    HAZARD_KEYS,
-    LEVEL_KEYS,
-    SEVERITY_LEVELS,
-    SIGNAL_KEYS,
-    normalise,
-    parse_hazard,
-    parse_level,
-    read_signal,
-)
+from plans.catalogue import canonical_areas
 from plans.model import Hazard, Level, Plan
+from plans.terms import fold_term, severity_level
 from plans.warning import Alert, Kind, Status
 
 _T = TypeVar("_T")
@@ -65,14 +56,35 @@ _CAP_TIME = re.compile(
 )
 _XML_DECL_ENCODING = re.compile(r"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 
+# eventCode/parameter valueNames (folded by plans.terms.fold_term) and what their value holds;
+# the values themselves are read with the plan's hazard and colour terms.
+HAZARD_KEYS = ("hazard", "hazardtype", "warningtype", "signaltype", "预警类型", "灾种")
+"""valueNames whose value is a hazard term."""
+LEVEL_KEYS = (
+    "level",
+    "warninglevel",
+    "alertlevel",
+    "colour",
+    "color",
+    "signalcolour",
+    "signalcolor",
+    "预警级别",
+    "预警颜色",
+    "级别",
+    "颜色",
+)
+"""valueNames whose value is a colour term."""
+SIGNAL_KEYS = ("signal", "signalname", "event", "预警信号", "信号")
+"""valueNames whose value is a whole signal name, read like ``event``."""
 
-def parse_cap(text: str, plan: Plan | None = None) -> Alert:
+
+def parse_cap(text: str, plan: Plan) -> Alert:
     """Parse a CAP 1.2 ``<alert>`` into an :class:`Alert`.
 
     Args:
         text: The decoded payload (UTF-8 already checked by :func:`alerts.intake.parse_alert`),
             stored as ``raw``.
-        plan: The plan whose area names apply (``None``: the bundled plan).
+        plan: The plan whose catalogue names hazards, colours, areas and codes.
 
     Returns:
         The validated alert.
@@ -84,7 +96,7 @@ def parse_cap(text: str, plan: Plan | None = None) -> Alert:
     root = _parse_xml(text.lstrip())
     if root.tag != _q("alert"):
         raise AlertRejected(_root_problem(root.tag), field="alert")
-    return _Alert(root, area_index(plan)).build(text)
+    return _Alert(root, plan).build(text)
 
 
 def _q(name: str) -> str:
@@ -226,9 +238,9 @@ class _Reading:
 class _Alert:
     """Walks one ``<alert>`` element; a class only to keep each step a small method."""
 
-    def __init__(self, root: Element, areas: AreaIndex) -> None:
+    def __init__(self, root: Element, plan: Plan) -> None:
         self.root = root
-        self.areas = areas
+        self.plan = plan
 
     def build(self, text: str) -> Alert:
         root = self.root
@@ -308,7 +320,8 @@ class _Alert:
         _choice(_one(info, "urgency"), _URGENCIES, "urgency")
         severity = _choice(_one(info, "severity"), _SEVERITIES, "severity")
         _choice(_one(info, "certainty"), _CERTAINTIES, "certainty")
-        hazard, level = _signal(event, _pairs(info, "eventCode") + _pairs(info, "parameter"))
+        pairs = _pairs(info, "eventCode") + _pairs(info, "parameter")
+        hazard, level = _signal(event, pairs, self.plan)
         expires = _one(info, "expires", required=False)
         return _Reading(
             language=_one(info, "language", required=False) or "en-US",
@@ -316,7 +329,7 @@ class _Alert:
             level=level,
             severity=severity,
             areas=[
-                area for element in info.findall(_q("area")) for area in _area(element, self.areas)
+                area for element in info.findall(_q("area")) for area in _area(element, self.plan)
             ],
             headline=_one_line(info, "headline", required=False) or event,
             description=_one(info, "description", required=False),
@@ -338,37 +351,41 @@ class _Alert:
             return level
         # No colour anywhere: only then does CAP severity decide (Minor → blue ... Extreme → red).
         severity = _agree([r.severity for r in readings], "severity")
-        if severity is None or severity not in SEVERITY_LEVELS:
+        level = severity_level(severity, self.plan) if severity is not None else None
+        if level is None:
             raise AlertRejected(
-                "no colour in event, eventCode or parameter, and severity Unknown gives no level",
+                f"no colour in event, eventCode or parameter, and severity {severity} gives no "
+                "level",
                 field="severity",
             )
-        return SEVERITY_LEVELS[severity]
+        return level
 
     def _areas(self, readings: list[_Reading]) -> tuple[str, ...]:
         found = [area for r in readings for area in r.areas]
         if not found:
             raise AlertRejected("no <area> in any <info> block; tidegate must know where", "area")
-        return self.areas.canonical(found)
+        return canonical_areas(found, self.plan)
 
 
-def _signal(event: str, pairs: list[tuple[str, str]]) -> tuple[Hazard | None, Level | None]:
+def _signal(
+    event: str, pairs: list[tuple[str, str]], plan: Plan
+) -> tuple[Hazard | None, Level | None]:
     """Hazard and level of one info block: eventCode/parameter values, then the event name."""
     hazards: list[tuple[Hazard, str]] = []
     levels: list[tuple[Level, str]] = []
     for name, value in pairs:
-        key = normalise(name)
+        key = fold_term(name)
         if key in HAZARD_KEYS:
-            hazards.append((parse_hazard(value, field="eventCode"), f"{name}={value}"))
+            hazards.append((vocabulary.hazard(value, plan, field="eventCode"), f"{name}={value}"))
         elif key in LEVEL_KEYS:
-            levels.append((parse_level(value, field="eventCode"), f"{name}={value}"))
+            levels.append((vocabulary.level(value, plan, field="eventCode"), f"{name}={value}"))
         elif key in SIGNAL_KEYS:
-            hazard, level = read_signal(value, field="eventCode")
+            hazard, level = vocabulary.signal(value, plan, field="eventCode")
             if hazard:
                 hazards.append((hazard, f"{name}={value}"))
             if level:
                 levels.append((level, f"{name}={value}"))
-    hazard, level = read_signal(event, field="event")
+    hazard, level = vocabulary.signal(event, plan, field="event")
     if hazard:
         hazards.append((hazard, f"event {event}"))
     if level:
@@ -405,11 +422,11 @@ def _preferred(readings: list[_Reading]) -> _Reading:
     return readings[0]
 
 
-def _area(element: Element, areas: AreaIndex) -> tuple[str, ...]:
-    """Area ids of one ``<area>``: its Shanghai geocodes if it has any, else its areaDesc."""
+def _area(element: Element, plan: Plan) -> tuple[str, ...]:
+    """Area ids of one ``<area>``: the plan's geocodes if it has any, else its areaDesc."""
     description = _one(element, "areaDesc")
-    codes = [areas.geocode(value) for _, value in _pairs(element, "geocode")]
+    codes = [vocabulary.geocode(value, plan) for _, value in _pairs(element, "geocode")]
     known = [code for code in codes if code is not None]
     if known:
-        return areas.canonical(known)
-    return areas.resolve([description], field="areaDesc")
+        return canonical_areas(known, plan)
+    return vocabulary.areas([description], plan, field="areaDesc")

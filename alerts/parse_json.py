@@ -12,10 +12,8 @@ import json
 from datetime import datetime
 from typing import Any, TypeVar
 
-from alerts import fields
-from alerts.areas import resolve_areas
+from alerts import fields, vocabulary
 from alerts.errors import AlertRejected, RejectCode
-from alerts.signals import parse_hazard, parse_level
 from plans.model import Plan
 from plans.warning import Alert, Kind, Status
 
@@ -26,12 +24,12 @@ OPTIONAL = ("references", "headline", "description", "expires")
 _KNOWN = frozenset(REQUIRED + OPTIONAL)
 
 
-def parse_json(text: str, plan: Plan | None = None) -> Alert:
+def parse_json(text: str, plan: Plan) -> Alert:
     """Parse the JSON form into an :class:`Alert`.
 
     Args:
         text: The decoded payload (UTF-8 already checked by :func:`alerts.intake.parse_alert`).
-        plan: The plan whose area names apply (``None``: the bundled plan).
+        plan: The plan whose catalogue names hazards, colours and areas.
 
     Returns:
         The validated alert, with ``raw`` set to ``text``.
@@ -53,7 +51,7 @@ def parse_json(text: str, plan: Plan | None = None) -> Alert:
     return _build(data, text, plan)
 
 
-def _build(data: dict[str, Any], text: str, plan: Plan | None) -> Alert:
+def _build(data: dict[str, Any], text: str, plan: Plan) -> Alert:
     alert_id = fields.identifier(_string(data, "id"), field="id")
     kind = _enum(Kind, data, "kind")
     sent = _time(data, "sent")
@@ -69,9 +67,9 @@ def _build(data: dict[str, Any], text: str, plan: Plan | None) -> Alert:
         references=fields.references(
             refs, own_id=alert_id, kind_needs_them=kind != Kind.ALERT, field="references"
         ),
-        hazard=parse_hazard(_string(data, "hazard"), field="hazard"),
-        level=parse_level(_string(data, "level"), field="level"),
-        areas=resolve_areas(_strings(data, "areas"), field="areas", plan=plan),
+        hazard=vocabulary.hazard(_string(data, "hazard"), plan, field="hazard"),
+        level=vocabulary.level(_string(data, "level"), plan, field="level"),
+        areas=vocabulary.areas(_strings(data, "areas"), plan, field="areas"),
         headline=fields.line(_string(data, "headline", default=""), field="headline"),
         description=fields.text(_string(data, "description", default=""), field="description"),
         expires=expires,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -24,13 +23,14 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from config.settings import load_settings
-from plans.catalogue import parse_hazard, parse_level, resolve_areas
+from plans.catalogue import read_areas
 from plans.compare import PlanComparison, compare_plans
-from plans.errors import PlanError, Severity
+from plans.errors import PlanError, Severity, UnknownNameError
 from plans.loader import DEFAULT_PLAN_PATH, load_plan, read_plan
 from plans.model import CITYWIDE, ActiveWarning, Plan, Task
 from plans.render import render_notice, render_task
 from plans.rules import Assessment, assess, respond
+from plans.terms import parse_hazard, parse_level
 from worker import connect_temporal
 from workflows.response import ResponseWorkflow
 from workflows.starters import response_workflow_id
@@ -121,17 +121,16 @@ def check(
 
 # --- explain ----------------------------------------------------------------------------------
 
-_SPLIT = re.compile(r"[,，、]")
-
 
 def _areas(names: list[str], plan: Plan) -> tuple[str, ...]:
+    """Area ids named, read as intake reads them (lists, codes, ``上海市浦东新区``), in order."""
     found: list[str] = []
     for name in names:
-        for part in filter(None, (p.strip() for p in _SPLIT.split(name))):
-            ids = resolve_areas(part, plan)
-            if not ids:
-                _fail(f"unknown area {part!r}: use a district, 'citywide' or a group name")
-            found.extend(i for i in ids if i not in found)
+        try:
+            ids = read_areas(name, plan)
+        except UnknownNameError as exc:
+            _fail(f"{exc}: use a district, 'citywide' or a group name")
+        found.extend(i for i in ids if i not in found)
     return tuple(found)
 
 
@@ -139,12 +138,13 @@ def _parse_warning(text: str, default_areas: tuple[str, ...], plan: Plan) -> Act
     """Parse ``HAZARD=COLOUR[@AREA[,AREA...]]``, e.g. ``typhoon=orange@pudong,jinshan``."""
     hazard_name, sep, rest = text.partition("=")
     colour, _, where = rest.partition("@")
-    hazard = parse_hazard(hazard_name.strip())
-    level = parse_level(colour.strip())
+    hazard = parse_hazard(hazard_name, plan)
+    level = parse_level(colour, plan)
     if not sep or hazard is None or level is None:
         _fail(
             f"bad --warning {text!r}: expected HAZARD=COLOUR[@AREA,...], with HAZARD one of "
-            "wind, typhoon, gale, rainstorm, tide, flood and COLOUR blue, yellow, orange or red"
+            "wind, typhoon, gale, rainstorm, tide, flood and COLOUR blue, yellow, orange or red "
+            "(or another term of the plan's catalogue)"
         )
     areas = _areas([where], plan) if where.strip() else default_areas
     return ActiveWarning(hazard, level, areas)

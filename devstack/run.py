@@ -43,22 +43,10 @@ from devstack.errors import DevstackError, ToolMissingError
 from devstack.kafka import KafkaBroker, is_fetched, require_java, require_mvn
 from devstack.temporal import TemporalDevServer, require_temporal
 from devstack.topics import ensure_topics, standard_topics
+from plans.errors import PlanError
+from plans.loader import load_plan
 
 log = logging.getLogger("devstack")
-
-DEFAULT_AGENCIES = (
-    "drainage",
-    "sanitation",
-    "greening",
-    "housing",
-    "construction",
-    "transport",
-    "education",
-    "grid",
-    "linkage",
-    "media",
-)
-"""Agencies whose task topics exist when no plan can be read (the Shanghai plan's set)."""
 
 _AGENCY_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 _FOREGROUND_STOP_S = 20.0
@@ -141,26 +129,25 @@ def preflight(settings: Settings, *, foreground: Sequence[ForegroundCommand], ht
 
 
 def resolve_agencies(settings: Settings, explicit: Sequence[str] | None) -> list[str]:
-    """Agency ids for the task topics: ``--agencies``, else the plan's, else the defaults."""
-    agencies = list(explicit or _plan_agencies(settings) or DEFAULT_AGENCIES)
+    """Agency ids for the task topics: ``--agencies``, else those of the plan's catalogue."""
+    agencies = list(explicit or _plan_agencies(settings))
     bad = [a for a in agencies if not _AGENCY_ID.match(a)]
     if bad:
         raise DevstackError(f"agency ids cannot be used in topic names: {', '.join(bad)}")
     return agencies
 
 
-def _plan_agencies(settings: Settings) -> list[str] | None:
+def _plan_agencies(settings: Settings) -> list[str]:
+    """The agencies of the plan; a plan that cannot be loaded stops here, as the worker would."""
     try:
-        loader = importlib.import_module("plans.loader")
-    except ImportError:
-        return None
-    try:
-        plan = loader.load_plan(settings.plan_path)
-        ids = [str(getattr(agency, "id", agency)) for agency in plan.agencies]
-    except Exception as exc:  # the plan is someone else's work in progress: fall back
-        say(f"could not read agencies from {settings.plan_path} ({exc}); using the defaults")
-        return None
-    return ids or None
+        plan = load_plan(settings.plan_path)
+    except PlanError as exc:
+        errors = "; ".join(str(p) for p in exc.problems[:3])
+        raise DevstackError(
+            f"cannot read the agencies of plan {settings.plan_path}: {errors} "
+            "(run 'tidegate plan check', or name them with --agencies)"
+        ) from None
+    return [agency.id for agency in plan.agencies]
 
 
 # -- steps ---------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def plan_levels(script: DrillScript, plan: Plan) -> list[tuple[Step, PlanState]]
     ledger = AlertLedger()
     out = []
     for step in (*script.steps, *script.closing):
-        alert = parse_alert(json.dumps(step.document(step.at)).encode(), now=step.at)
+        alert = parse_alert(json.dumps(step.document(step.at)).encode(), plan=plan, now=step.at)
         response = engine.replay(ledger, plan, alert, step.at)
         levels = {area: str(level) for area, level in response.levels.items()}
         out.append((step, PlanState(levels, frozenset(t.id for t in response.tasks))))

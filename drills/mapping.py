@@ -7,8 +7,9 @@ through the normal intake (``alerts.intake.parse_alert``, then ``workflows.start
 observations, untimed entries) is kept for the report. The rules (also in ``docs/drills.md``):
 
 Hazards
-    ``typhoon`` and ``gale`` become ``wind``; ``rainstorm``, ``tide`` and ``flood`` stay.
-    ``wave`` and ``lightning`` are skipped with a note: tidegate does not act on them.
+    Read with the plan's hazard terms, as intake reads them: ``typhoon`` and ``gale`` become
+    ``wind``; ``rainstorm``, ``tide`` and ``flood`` stay. ``wave`` and ``lightning`` name no
+    hazard of the plan and are skipped with a note: tidegate does not act on them.
 
 Areas (each name on its own; an entry keeps the names that map and notes the rest)
     1. Names the plan's catalogue knows: ``citywide`` and its aliases (the plan lists
@@ -44,19 +45,11 @@ from datetime import datetime
 from typing import Any
 
 from drills.timeline import Event, EventKind, StormHazard, Timeline, WarningAction
-from plans.catalogue import normalise_name, resolve_areas
+from plans.catalogue import canonical_areas, normalise_name, resolve_areas
 from plans.model import CITYWIDE, Hazard, Plan
+from plans.terms import parse_hazard
 
 SENDER = "tidegate-drill"
-
-HAZARDS: dict[StormHazard, Hazard] = {
-    StormHazard.TYPHOON: Hazard.WIND,
-    StormHazard.GALE: Hazard.WIND,
-    StormHazard.RAINSTORM: Hazard.RAINSTORM,
-    StormHazard.TIDE: Hazard.TIDE,
-    StormHazard.FLOOD: Hazard.FLOOD,
-}
-"""Timeline hazards tidegate acts on; the others (wave, lightning) are recorded only."""
 
 WATER_BODIES = (
     "Suzhou Creek",
@@ -181,10 +174,7 @@ class _Mapper:
                 found.extend(ids)
             else:
                 self.skipped.append(Skipped(event, f"area {name!r}: {reason}"))
-        if CITYWIDE in found:
-            return (CITYWIDE,)
-        order = {d.id: i for i, d in enumerate(self.plan.districts)}
-        return tuple(sorted(dict.fromkeys(found), key=order.__getitem__))
+        return canonical_areas(found, self.plan)
 
     def response(self, event: Event) -> None:
         level = None if event.action == "end" else event.level
@@ -193,7 +183,7 @@ class _Mapper:
 
     def warning(self, event: Event) -> None:
         assert event.hazard is not None
-        hazard = HAZARDS.get(event.hazard)
+        hazard = parse_hazard(event.hazard.value, self.plan)
         if hazard is None:
             self.skip(
                 event,

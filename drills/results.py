@@ -331,7 +331,8 @@ def _warnings(facts: RunFacts, decisions: dict[str, str]) -> list[WarningSent]:
     out: list[WarningSent] = []
     closing_ids = {s.alert_id for s in facts.script.closing}
     for step, sent_at in facts.sent:
-        alert = parse_alert(json.dumps(step.document(sent_at)).encode(), now=sent_at)
+        payload = json.dumps(step.document(sent_at)).encode()
+        alert = parse_alert(payload, plan=facts.plan, now=sent_at)
         engine.replay(ledger, facts.plan, alert, sent_at)
         assessments = assess(ledger.active(), facts.plan)
         in_force = {

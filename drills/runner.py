@@ -408,6 +408,7 @@ class _Driver:
         sent_at = await self.clock.now()
         alert = parse_alert(
             json.dumps(step.document(sent_at)).encode(),
+            plan=run.plan,
             max_bytes=self.settings.max_alert_bytes,
             now=sent_at,  # service time: the time-skipping server's runs ahead of the system's
         )

@@ -1,35 +1,39 @@
-"""Pure helpers that map area, hazard and colour names to canonical ids.
+"""Area names and codes → canonical area ids, by the plan's catalogue. Pure, no I/O.
 
-Area names are matched here, against the plan's catalogue, for every caller: alert intake
-(``alerts.areas`` adds lists, city qualifiers and GB/T 2260 codes on top), the plan linter and
-``tidegate plan explain``. One matcher, one table: a name means the same thing everywhere.
+Issuers name areas in many ways: ``浦东新区``, ``浦东``, ``Pudong New Area``, ``上海市浦东新区``,
+``Jìng'ān``, ``黄浦江`` (the river's tide warnings), ``中心城区``, GB/T 2260 codes such as
+``310115``, or lists such as ``浦东新区、奉贤区、金山区``. Every name comes from the plan's
+catalogue (the city, ``citywide``, districts with their aliases and codes, groups), and every
+caller matches names here: alert intake, ``tidegate plan explain``, drills and the plan loader.
+A name therefore means the same thing everywhere.
+
+* :func:`resolve_areas` reads one name: the city's names and the citywide aliases (whole names
+  only: 上海市区 is not 上海市), a district's names with or without 区 / District..., a group.
+* :func:`read_areas` reads what an issuer wrote in one field: a name, a list of names
+  (``浦东新区、奉贤区``, "Pudong and Jinshan"), names qualified by the city's own name
+  ("Pudong, Shanghai", ``上海市浦东新区``), or GB/T 2260 codes. An unknown part raises
+  :class:`~plans.errors.UnknownNameError` naming it.
+* :func:`resolve_geocode` reads a code; :func:`canonical_areas` orders area ids as the plan
+  does, and ``citywide`` absorbs every district.
+
+Hazard and colour words are in :mod:`plans.terms`.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from plans.model import CITYWIDE, AreaGroup, District, Hazard, Level, Plan
-
-DEFAULT_CITYWIDE_ALIASES: tuple[str, ...] = (
-    "citywide",
-    "city-wide",
-    "whole city",
-    "Shanghai",
-    "Shanghai City",
-    "Shanghai Municipality",
-    "上海",
-    "上海市",
-    "全市",
-    "本市",
-)
-"""Names that always mean the whole city; a plan may add more (``Plan.citywide.aliases``)."""
+from plans.errors import UnknownNameError
+from plans.model import CITYWIDE, City, District, Plan
 
 _DROP = re.compile(r"[\s'’‘`´\-_.·•,，()（）\[\]]+")
 _SUFFIXES = ("newdistrict", "newarea", "district", "county", "qu", "新区", "区", "县")
+_SEPARATORS = re.compile(r"[、，,；;/|\n]|以及|及|和|与|\band\b|&|\+", re.IGNORECASE)
+_CODE_LENGTHS = (6, 9, 12)
+"""GB/T 2260 division codes (6 digits) and the street and town codes below them (9, 12)."""
 
 
 def normalise_name(name: str) -> str:
@@ -60,6 +64,11 @@ def name_stems(name: str) -> list[str]:
     return stems
 
 
+def city_names_of(city: City | None) -> tuple[str, ...]:
+    """The city's own names (``上海市``, ``Shanghai``, ``上海``...), without blanks."""
+    return tuple(n for n in ((city.zh, city.en, *city.aliases) if city else ()) if n)
+
+
 def _names(district: District) -> Iterable[str]:
     yield district.id
     yield district.zh
@@ -67,85 +76,50 @@ def _names(district: District) -> Iterable[str]:
     yield from district.aliases
 
 
-def resolve_area(
-    name: str,
-    districts: Sequence[District],
-    citywide_aliases: Iterable[str] = DEFAULT_CITYWIDE_ALIASES,
-) -> str | None:
-    """Map an area name in Chinese or English to a canonical area id.
-
-    Matching ignores case, spaces, punctuation and pinyin tone marks, and a trailing '区',
-    '新区', '县', 'District', 'New Area', 'County' or 'Qu', so "浦东新区", "浦东", "Pudong New
-    Area", "pudong" and "Jìng'ān" all resolve. City names match only whole: "上海市区" (the
-    urban area) is not "上海市".
-
-    Args:
-        name: The name as an issuer wrote it.
-        districts: The plan's districts (``Plan.districts``).
-        citywide_aliases: Names meaning the whole city; pass ``plan.citywide.aliases`` plus
-            ``DEFAULT_CITYWIDE_ALIASES`` to use the plan's own list.
-
-    Returns:
-        ``"citywide"``, a district id, or ``None`` when the name is not known.
-    """
-    found = Gazetteer.build(citywide_aliases, districts, ()).lookup(name)
-    return found[0] if found else None
-
-
-def resolve_areas(name: str, plan: Plan) -> tuple[str, ...]:
-    """Map a name to area ids using a plan's catalogue, including its groups of districts.
-
-    Args:
-        name: A district or city name (see ``resolve_area``), or a group id or name such as
-            ``coastal`` or ``中心城区``.
-        plan: The plan whose catalogue (districts, city aliases, groups) applies.
-
-    Returns:
-        ``("citywide",)``, one district id, a group's district ids in catalogue order, or
-        ``()`` when the name is not known.
-    """
-    return gazetteer(plan).lookup(name)
-
-
 @dataclass(frozen=True)
 class Gazetteer:
-    """Every name in a plan's catalogue, folded once, for fast look-ups of many names.
-
-    :func:`resolve_area` and :func:`resolve_areas` both answer through it.
-    """
+    """Every name and code in a plan's catalogue, folded once, for fast look-ups of many names."""
 
     city: frozenset[str]
     """Folded names of the whole city (whole-name matches only)."""
     districts: dict[str, str]
-    """Folded name or stem -> district id."""
+    """Folded name or stem -> district id (earlier districts win a shared stem)."""
     groups: dict[str, tuple[str, ...]]
     """Folded group id, name or stem -> the group's district ids."""
+    qualifiers: tuple[str, ...]
+    """Folded city names that only qualify district names beside them, longest first."""
+    codes: dict[str, str]
+    """Six-digit GB/T 2260 code -> area id."""
+    order: dict[str, int]
+    """Area id -> position: ``citywide`` first, then districts in catalogue order."""
+    city_name: str
+    """How messages name the city (``Shanghai``)."""
 
     @classmethod
     def of(cls, plan: Plan) -> Gazetteer:
-        """Index ``plan``'s catalogue: built-in city names, its districts and its groups."""
-        city = (*DEFAULT_CITYWIDE_ALIASES, *_names(plan.citywide))
-        return cls.build(city, plan.districts, plan.groups)
-
-    @classmethod
-    def build(
-        cls,
-        city: Iterable[str],
-        districts_in_order: Iterable[District],
-        area_groups: Iterable[AreaGroup],
-    ) -> Gazetteer:
-        """Index names of the city, of districts (earlier ones win a shared stem) and groups."""
+        """Index ``plan``'s catalogue: the city, ``citywide``, its districts and its groups."""
+        own = city_names_of(plan.city)
         districts: dict[str, str] = {}
-        for district in districts_in_order:
+        for district in plan.districts:
             for known in _names(district):
                 for stem in name_stems(known):
                     districts.setdefault(stem, district.id)
         groups: dict[str, tuple[str, ...]] = {}
-        for group in area_groups:
+        for group in plan.groups:
             for known in (group.id, group.zh, group.en):
                 for stem in name_stems(known):
                     groups.setdefault(stem, group.districts)
-        return cls(frozenset(normalise_name(n) for n in city), districts, groups)
+        areas = (plan.citywide, *plan.districts)
+        qualifiers = {normalise_name(n) for n in own}
+        return cls(
+            city=frozenset(normalise_name(n) for n in (*_names(plan.citywide), *own)),
+            districts=districts,
+            groups=groups,
+            qualifiers=tuple(sorted(qualifiers, key=lambda k: (-len(k), k))),
+            codes={code: area.id for area in areas for code in area.codes},
+            order={area.id: i for i, area in enumerate(areas)},
+            city_name=plan.city.en,
+        )
 
     def lookup(self, name: str) -> tuple[str, ...]:
         """``("citywide",)``, one district id, a group's districts, or ``()`` if unknown."""
@@ -161,6 +135,75 @@ class Gazetteer:
         for stem in stems:
             if stem in self.groups:
                 return self.groups[stem]
+        return ()
+
+    def read(self, text: str) -> tuple[str, ...]:
+        """Area ids of one field's text: a name, a code, or a list of them (see the module doc).
+
+        Raises:
+            UnknownNameError: The text is empty, or a part of it is not a known name or code.
+        """
+        name = text.strip()
+        if not name:
+            raise UnknownNameError("empty area name")
+        if name.isascii() and name.isdigit():
+            area = self.geocode(name)
+            if area is None:
+                raise UnknownNameError(f"{name!r} is not a {self.city_name} area code")
+            return (area,)
+        whole = self._qualified(name)
+        if whole:
+            return whole
+        parts = [p for p in (s.strip() for s in _SEPARATORS.split(name)) if p]
+        if len(parts) < 2:
+            raise UnknownNameError(f"unknown area {name!r}")
+        found: list[str] = []
+        for part in parts:
+            areas = self._qualified(part)
+            if not areas:
+                raise UnknownNameError(f"unknown area {part!r} in {name!r}")
+            # "Pudong, Fengxian, Shanghai": the city's name beside districts is a qualifier.
+            if normalise_name(part) in self.qualifiers:
+                continue
+            found.extend(areas)
+        return tuple(found) or (CITYWIDE,)
+
+    def geocode(self, value: str) -> str | None:
+        """Map a GB/T 2260 code to an area id, or ``None`` for codes of other schemes.
+
+        Raises:
+            UnknownNameError: The value looks like a code of the plan's province (the first two
+                digits of its codes) but is not one the plan knows.
+        """
+        code = value.strip()
+        if not (code.isascii() and code.isdigit() and len(code) in _CODE_LENGTHS):
+            return None
+        if not any(code[:2] == known[:2] for known in self.codes):
+            return None
+        base, rest = code[:6], code[6:]
+        area = self.codes.get(base)
+        if area is None or (area == CITYWIDE and rest.strip("0")):
+            raise UnknownNameError(f"unknown {self.city_name} area code {code!r}")
+        return area
+
+    def canonical(self, area_ids: Iterable[str]) -> tuple[str, ...]:
+        """Order and de-duplicate area ids; ``citywide`` absorbs every district."""
+        ids = list(dict.fromkeys(area_ids))
+        if CITYWIDE in ids:
+            return (CITYWIDE,)
+        return tuple(sorted(ids, key=self.order.__getitem__))
+
+    def _qualified(self, name: str) -> tuple[str, ...]:
+        """Resolve one name, tolerating the city's name before or after it."""
+        found = self.lookup(name)
+        if found:
+            return found
+        key = normalise_name(name)
+        for city in self.qualifiers:
+            if key.startswith(city) and (found := self.lookup(key[len(city) :])):
+                return found
+            if key.endswith(city) and (found := self.lookup(key[: -len(city)])):
+                return found
         return ()
 
 
@@ -181,62 +224,63 @@ def gazetteer(plan: Plan) -> Gazetteer:
     return built
 
 
-_HAZARD_NAMES: dict[str, Hazard] = {
-    "wind": Hazard.WIND,
-    "typhoon": Hazard.WIND,
-    "gale": Hazard.WIND,
-    "风": Hazard.WIND,
-    "台风": Hazard.WIND,
-    "大风": Hazard.WIND,
-    "rainstorm": Hazard.RAINSTORM,
-    "rain": Hazard.RAINSTORM,
-    "暴": Hazard.RAINSTORM,
-    "暴雨": Hazard.RAINSTORM,
-    "tide": Hazard.TIDE,
-    "hightide": Hazard.TIDE,
-    "潮": Hazard.TIDE,
-    "高潮": Hazard.TIDE,
-    "高潮位": Hazard.TIDE,
-    "flood": Hazard.FLOOD,
-    "洪": Hazard.FLOOD,
-    "洪水": Hazard.FLOOD,
-}
+def resolve_areas(name: str, plan: Plan) -> tuple[str, ...]:
+    """Map one name to area ids using a plan's catalogue.
 
-_LEVEL_NAMES: dict[str, Level] = {
-    "blue": Level.BLUE,
-    "蓝": Level.BLUE,
-    "蓝色": Level.BLUE,
-    "yellow": Level.YELLOW,
-    "黄": Level.YELLOW,
-    "黄色": Level.YELLOW,
-    "orange": Level.ORANGE,
-    "橙": Level.ORANGE,
-    "橙色": Level.ORANGE,
-    "red": Level.RED,
-    "红": Level.RED,
-    "红色": Level.RED,
-}
-
-
-def parse_hazard(name: str) -> Hazard | None:
-    """Map a hazard name to a ``Hazard``; typhoon and gale (台风, 大风) both give ``wind``.
+    Matching ignores case, spaces, punctuation and pinyin tone marks, and a trailing '区',
+    '新区', '县', 'District', 'New Area', 'County' or 'Qu', so "浦东新区", "浦东", "Pudong New
+    Area", "pudong" and "Jìng'ān" all resolve. City names match only whole: "上海市区" (the
+    urban area) is not "上海市".
 
     Args:
-        name: e.g. ``typhoon``, ``gale``, ``rainstorm``, ``暴雨``, ``tide``, ``flood``.
+        name: A name of the city, a citywide alias, a district name or alias, or a group's id
+            or name such as ``coastal`` or ``中心城区``.
+        plan: The plan whose catalogue applies.
 
     Returns:
-        The hazard, or ``None`` when the name is not known.
+        ``("citywide",)``, one district id, a group's district ids in catalogue order, or
+        ``()`` when the name is not known.
     """
-    return _HAZARD_NAMES.get(normalise_name(name))
+    return gazetteer(plan).lookup(name)
 
 
-def parse_level(name: str) -> Level | None:
-    """Map a warning colour in English or Chinese (``orange``, ``橙色``) to a ``Level``.
+def read_areas(text: str, plan: Plan) -> tuple[str, ...]:
+    """Area ids named by one field as an issuer wrote it (names, lists, qualifiers, codes).
 
     Args:
-        name: The colour name.
+        text: e.g. ``浦东新区``, ``浦东新区、奉贤区``, ``Pudong, Shanghai``, ``310115``.
+        plan: The plan whose catalogue applies.
 
     Returns:
-        The level, or ``None`` when the name is not known.
+        The area ids in the order named, never empty (not yet canonical: see
+        :func:`canonical_areas`).
+
+    Raises:
+        UnknownNameError: The text is empty, or names an area or code the plan does not know.
     """
-    return _LEVEL_NAMES.get(normalise_name(name))
+    return gazetteer(plan).read(text)
+
+
+def resolve_geocode(value: str, plan: Plan) -> str | None:
+    """Map a GB/T 2260 code to an area id, or ``None`` if it is not a code of the plan's province.
+
+    Six-digit codes name the city or a district. Nine- and twelve-digit codes (streets, towns,
+    neighbourhood committees) map to their district: tidegate responds per district, so a
+    street-level warning triggers its whole district's plan (coarser, never narrower).
+
+    Args:
+        value: The code, e.g. ``310115`` or ``310104010000``.
+        plan: The plan whose codes apply.
+
+    Returns:
+        The area id, or ``None`` when the value is not a code of the plan's province.
+
+    Raises:
+        UnknownNameError: The value looks like a code of the province but is unknown.
+    """
+    return gazetteer(plan).geocode(value)
+
+
+def canonical_areas(area_ids: Iterable[str], plan: Plan) -> tuple[str, ...]:
+    """``("citywide",)`` if ``citywide`` is among the ids, else the districts in plan order."""
+    return gazetteer(plan).canonical(area_ids)

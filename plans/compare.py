@@ -49,8 +49,8 @@ class EntryChange:
     """A catalogue entry, rule, notice or message that was added, removed or changed."""
 
     kind: str
-    """``plan``, ``district``, ``group``, ``agency``, ``asset``, ``compound``, ``notice`` or
-    ``message``."""
+    """``plan``, ``district``, ``group``, ``hazard terms``, ``colour terms``, ``agency``,
+    ``asset``, ``compound``, ``notice`` or ``message``."""
     id: str
     """Id of the entry."""
     change: str
@@ -106,9 +106,11 @@ def _differing(old: Any, new: Any) -> tuple[str, ...]:
     )
 
 
-def _entries(kind: str, old: Sequence[Any], new: Sequence[Any]) -> list[EntryChange]:
-    before = {item.id: item for item in old}
-    after = {item.id: item for item in new}
+def _entries(
+    kind: str, old: Sequence[Any], new: Sequence[Any], key: str = "id"
+) -> list[EntryChange]:
+    before = {str(getattr(item, key)): item for item in old}
+    after = {str(getattr(item, key)): item for item in new}
     out = [EntryChange(kind, key, "removed") for key in before if key not in after]
     for key, item in after.items():
         if key not in before:
@@ -119,7 +121,7 @@ def _entries(kind: str, old: Sequence[Any], new: Sequence[Any]) -> list[EntryCha
 
 
 def _header(old: Plan, new: Plan) -> list[EntryChange]:
-    names = ("plan_id", "version", "zh", "en", "languages", "citywide")
+    names = ("plan_id", "version", "zh", "en", "languages", "city", "citywide")
     fields = tuple(name for name in names if getattr(old, name) != getattr(new, name))
     return [EntryChange("plan", new.plan_id, "changed", fields)] if fields else []
 
@@ -175,6 +177,8 @@ def compare_plans(old: Plan, new: Plan) -> PlanComparison:
         *_header(old, new),
         *_entries("district", old.districts, new.districts),
         *_entries("group", old.groups, new.groups),
+        *_entries("hazard terms", old.hazard_terms, new.hazard_terms, key="hazard"),
+        *_entries("colour terms", old.level_terms, new.level_terms, key="level"),
         *_entries("agency", old.agencies, new.agencies),
         *_entries("asset", old.assets, new.assets),
         *_entries("compound", old.compound_rules, new.compound_rules),

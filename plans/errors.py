@@ -5,6 +5,7 @@ Exception tree::
     ValueError
     ├── PlanError          a plan failed validation; carries every problem found
     ├── UnknownAreaError   a warning names an area the plan does not know
+    ├── UnknownNameError   a name or code the plan's catalogue cannot read
     └── RenderError        a template failed to render
 """
 
@@ -55,6 +56,10 @@ class PlanError(ValueError):
 
 class UnknownAreaError(ValueError):
     """A warning names an area id that is neither ``citywide`` nor a district of the plan."""
+
+
+class UnknownNameError(ValueError):
+    """A name (or GB/T 2260 code) that the plan's catalogue cannot read; the message names it."""
 
 
 class RenderError(ValueError):

@@ -4,8 +4,9 @@ Everything here is a frozen dataclass or a string enum built from tuples and pla
 that it round-trips through Temporal's default JSON data converter unchanged and can be passed
 as workflow input (a running response pins the plan it started with).
 
-Sections: warnings and levels; tasks, notices, responses and diffs; the catalogue (districts,
-agencies, assets); the plan itself (``Plan`` and its actions, notices and rules).
+Sections: warnings and levels; tasks, notices, responses and diffs; the catalogue (the city,
+districts, hazard and colour terms, agencies, assets); the plan itself (``Plan`` and its
+actions, notices and rules).
 """
 
 from __future__ import annotations
@@ -309,7 +310,25 @@ class District:
     en: str
     """English name, e.g. ``Pudong New Area``."""
     aliases: tuple[str, ...] = ()
-    """Other names that ``resolve_area`` accepts, e.g. ``浦东``, ``Pudong``."""
+    """Other names that ``resolve_areas`` accepts, e.g. ``浦东``, ``Pudong``, former names."""
+    codes: tuple[str, ...] = ()
+    """GB/T 2260 division codes (six digits) that name the area, former ones included."""
+
+
+@dataclass(frozen=True)
+class City:
+    """The city's own names (``上海市``, ``Shanghai``).
+
+    Alone they mean the whole city; beside district names they only qualify them
+    (``上海市浦东新区``, "Pudong, Shanghai").
+    """
+
+    zh: str
+    """Chinese name, e.g. ``上海市``."""
+    en: str
+    """English name, e.g. ``Shanghai``; messages name the city by it."""
+    aliases: tuple[str, ...] = ()
+    """Other names of the city, e.g. ``上海``, ``Shanghai City``."""
 
 
 @dataclass(frozen=True)
@@ -336,6 +355,34 @@ class Agency:
     """Chinese name."""
     en: str
     """English name."""
+
+
+@dataclass(frozen=True)
+class HazardTerms:
+    """How issuers name one hazard, in every language the plan reads."""
+
+    hazard: Hazard
+    """The hazard; its id (``wind``) is always a term too."""
+    terms: tuple[str, ...]
+    """Whole terms: a JSON ``hazard``, a CAP ``eventCode``/``parameter`` value, ``plan explain``
+    (``typhoon``, ``台风``, ``storm surge``...)."""
+    signal_words: tuple[str, ...]
+    """Words that name the hazard inside a signal name (``暴雨橙色预警``, "Typhoon Blue
+    Warning"): Chinese words match as substrings, English words as whole words."""
+
+
+@dataclass(frozen=True)
+class LevelTerms:
+    """How issuers name one warning colour."""
+
+    level: Level
+    """The colour; its id (``orange``) is always a term too."""
+    terms: tuple[str, ...]
+    """Whole terms (``橙色``, ``橙``, ``II``, ``II级``...), read like ``HazardTerms.terms``."""
+    signal_words: tuple[str, ...]
+    """Words that name the colour inside a signal name, read like ``HazardTerms.signal_words``."""
+    cap_severity: str | None
+    """The CAP ``severity`` read as this colour when a message names no colour at all."""
 
 
 class AssetKind(StrEnum):
@@ -520,7 +567,7 @@ class Plan:
     languages: tuple[str, ...]
     """Languages every template must exist in, e.g. ``("zh", "en")``."""
     citywide: District
-    """The city as an area: id ``citywide``, its names, and extra aliases for ``resolve_area``."""
+    """The city as an area: id ``citywide``, its names, aliases and codes."""
     districts: tuple[District, ...]
     """Districts in catalogue order."""
     groups: tuple[AreaGroup, ...]
@@ -539,6 +586,15 @@ class Plan:
     """Every notice definition, sorted by id."""
     escalation_messages: dict[str, dict[str, str]]
     """Escalation kind (``reminder``, ``supervision``, ``warning``) to template per language."""
+    # The vocabulary below has defaults only so that plans pinned by responses started before it
+    # was part of the plan still load from their history; the loader always fills it, and
+    # nothing resolves names against a pinned plan.
+    city: City = City("", "")
+    """The city's own names."""
+    hazard_terms: tuple[HazardTerms, ...] = ()
+    """How issuers name each hazard, in ``Hazard`` order."""
+    level_terms: tuple[LevelTerms, ...] = ()
+    """How issuers name each warning colour, blue first."""
 
     @property
     def ref(self) -> PlanRef:

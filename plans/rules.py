@@ -75,7 +75,7 @@ def _area_hazards(warnings: Sequence[ActiveWarning], plan: Plan) -> dict[str, di
             else:
                 raise UnknownAreaError(
                     f"warning {warning.hazard}={warning.level} names unknown area {area!r}; "
-                    "use 'citywide' or a district id (see plans.catalogue.resolve_area)"
+                    "use 'citywide' or a district id (see plans.catalogue.resolve_areas)"
                 )
             for target in targets:
                 levels = found.setdefault(target, {})

@@ -9,6 +9,7 @@ later checks (``plans.lint``) can point at the right line too.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from jinja2 import TemplateSyntaxError
 
-from plans.catalogue import DEFAULT_CITYWIDE_ALIASES, name_stems, normalise_name
+from plans.catalogue import city_names_of, name_stems, normalise_name
 from plans.errors import Problem, Severity
 from plans.model import (
     CITYWIDE,
@@ -28,6 +29,7 @@ from plans.model import (
     Asset,
     AssetKind,
     Audience,
+    City,
     CompoundRule,
     District,
     EscalationKind,
@@ -35,7 +37,9 @@ from plans.model import (
     Hazard,
     HazardLevel,
     HazardResponse,
+    HazardTerms,
     Level,
+    LevelTerms,
     NoticeSpec,
     Plan,
     Recipient,
@@ -45,12 +49,16 @@ from plans.model import (
     compute_content_hash,
 )
 from plans.render import compile_template
+from plans.terms import CAP_SEVERITIES, fold_term, mentions, signal_word_problem
 from plans.yamlread import Field, Record, read_document
 
 ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 """Ids of districts, agencies, assets, actions (the part after the agency) and rules."""
 LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]+)*")
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+CODE = re.compile(r"[0-9]{6}")
+"""A GB/T 2260 division code of a city or district."""
+CAP_SEVERITY = re.compile("|".join(CAP_SEVERITIES))
 
 ID_WHAT = "an id of lowercase letters, digits and single hyphens"
 ESCALATION_ORDER = (EscalationKind.REMINDER, EscalationKind.SUPERVISION, EscalationKind.WARNING)
@@ -104,9 +112,12 @@ class PlanReader:
         self.default_ack = 15
         self.default_stand_down = StandDown.STAND_DOWN
         self.default_policies: dict[Scope, tuple[str, Field]] = {}
+        self.city: City | None = None
         self.citywide: District | None = None
         self.districts: list[District] = []
         self.groups: list[AreaGroup] = []
+        self.hazard_terms: list[HazardTerms] = []
+        self.level_terms: list[LevelTerms] = []
         self.agencies: list[Agency] = []
         self.assets: list[Asset] = []
         self.hazards: list[HazardResponse] = []
@@ -236,41 +247,62 @@ class PlanReader:
     # -- catalogue.yaml --------------------------------------------------------------------
 
     def read_catalogue(self) -> None:
-        """Read ``catalogue.yaml``: the city, districts, groups and agencies."""
+        """Read ``catalogue.yaml``: the city, areas, hazard and colour terms, and agencies."""
         doc = self._document(CATALOGUE_FILE)
-        m = doc.mapping(("citywide", "districts", "agencies"), ("groups",)) if doc else None
+        required = ("city", "citywide", "districts", "hazards", "levels", "agencies")
+        m = doc.mapping(required, ("groups",)) if doc else None
         if m is None:
             return
+        if "city" in m:
+            self._city(m["city"])
         if "citywide" in m:
             self._citywide(m["citywide"])
         for item in m.sequence("districts"):
             self._district(item)
         for item in m.sequence("groups"):
             self._group(item)
+        if "hazards" in m:
+            self._hazard_terms(m["hazards"])
+        if "levels" in m:
+            self._level_terms(m["levels"])
         for item in m.sequence("agencies"):
             self._agency(item)
         self._check_aliases()
+        self._check_codes()
+        self._check_words()
+
+    def _city(self, f: Field) -> None:
+        m = f.mapping(("zh", "en"), ("aliases",))
+        if m is None:
+            return
+        zh, en, aliases = m.text("zh"), m.text("en"), tuple(m.texts("aliases"))
+        if zh and en:
+            self.city = City(zh, en, aliases)
+            self._note("city", f)
 
     def _citywide(self, f: Field) -> None:
-        m = f.mapping(("zh", "en"), ("aliases",))
+        m = f.mapping(("zh", "en"), ("aliases", "codes"))
         if m is None:
             return
         zh = m.text("zh")
         en = m.text("en")
         aliases = tuple(m.texts("aliases"))
         if zh and en:
-            self.citywide = District(CITYWIDE, zh, en, aliases)
+            self.citywide = District(CITYWIDE, zh, en, aliases, self._codes(m))
             self._note(f"area:{CITYWIDE}", f)
 
     def _district(self, f: Field) -> None:
-        m = f.mapping(("id", "zh", "en"), ("aliases",))
+        m = f.mapping(("id", "zh", "en"), ("aliases", "codes"))
         names = (
             self._names(m, [CITYWIDE, *(d.id for d in self.districts)], "district") if m else None
         )
         if m is None or names is None:
             return
-        self.districts.append(District(*names, tuple(m.texts("aliases"))))
+        self.districts.append(District(*names, tuple(m.texts("aliases")), self._codes(m)))
         self._note(f"area:{names[0]}", f)
+
+    def _codes(self, m: Record) -> tuple[str, ...]:
+        return tuple(m.texts("codes", CODE, "a six-digit GB/T 2260 code in quotes"))
 
     def _group(self, f: Field) -> None:
         m = f.mapping(("id", "zh", "en", "districts"))
@@ -284,6 +316,41 @@ class PlanReader:
         elif names is not None:
             self.groups.append(AreaGroup(*names, members))
 
+    def _hazard_terms(self, f: Field) -> None:
+        m = f.mapping([h.value for h in Hazard])
+        for hazard in Hazard:
+            words = self._words(m[hazard.value], "hazards") if m and hazard.value in m else None
+            if words is not None:
+                terms, signal_words, _ = words
+                self.hazard_terms.append(HazardTerms(hazard, terms, signal_words))
+
+    def _level_terms(self, f: Field) -> None:
+        m = f.mapping([level.value for level in LEVELS])
+        for level in LEVELS:
+            words = self._words(m[level.value], "levels") if m and level.value in m else None
+            if words is not None:
+                terms, signal_words, severity = words
+                self.level_terms.append(LevelTerms(level, terms, signal_words, severity))
+        severities = [t.cap_severity for t in self.level_terms if t.cap_severity]
+        if len(set(severities)) != len(severities):
+            f.fail("two colours have the same cap_severity")
+
+    def _words(
+        self, f: Field, section: str
+    ) -> tuple[tuple[str, ...], tuple[str, ...], str | None] | None:
+        """Read one entry of ``hazards`` or ``levels``; ``None`` if it is not a mapping."""
+        optional = ("terms", "cap_severity") if section == "levels" else ("terms",)
+        m = f.mapping(("signal_words",), optional)
+        if m is None:
+            return None
+        self._note(f"words:{f.path}", f)
+        terms = _checked_texts(m.sequence("terms"), _term_problem)
+        signal_words = _checked_texts(m.sequence("signal_words"), signal_word_problem)
+        if "signal_words" in m and not signal_words:
+            m["signal_words"].fail("list at least one word")
+        severity = m.text("cap_severity", CAP_SEVERITY, "one of " + ", ".join(CAP_SEVERITIES))
+        return terms, signal_words, severity
+
     def _agency(self, f: Field) -> None:
         m = f.mapping(("id", "zh", "en"))
         names = self._names(m, (a.id for a in self.agencies), "agency") if m else None
@@ -292,30 +359,88 @@ class PlanReader:
             self._note(f"agency:{names[0]}", f)
 
     def _check_aliases(self) -> None:
-        """Every name must lead to one area only, or ``resolve_area`` would be ambiguous."""
+        """Every name must lead to one area only, or ``resolve_areas`` would be ambiguous."""
         owner: dict[str, str] = {}
         areas = [*([self.citywide] if self.citywide else []), *self.districts]
-        city_names = (*DEFAULT_CITYWIDE_ALIASES, *(self.citywide.aliases if self.citywide else ()))
         for area in areas:
             names = (area.id, area.zh, area.en, *area.aliases)
             if area.id == CITYWIDE:
-                names = (*names, *city_names)
+                names = (*names, *city_names_of(self.city))
             for name in names:
                 # City names match whole; district names match by stem (see name_stems).
                 keys = [normalise_name(name)] if area.id == CITYWIDE else name_stems(name)
                 clash = next((k for k in keys if owner.get(k, area.id) != area.id), None)
                 if clash is not None:
-                    where = self.origins.get(f"area:{area.id}")
-                    self.problems.append(
-                        Problem(
-                            where.file if where else CATALOGUE_FILE,
-                            where.line if where else 0,
-                            where.field if where else "",
-                            f"name {name!r} is also a name of {owner[clash]!r}",
-                        )
+                    self._problem(
+                        f"area:{area.id}", f"name {name!r} is also a name of {owner[clash]!r}"
                     )
                 for key in keys:
                     owner.setdefault(key, area.id)
+
+    def _check_codes(self) -> None:
+        """A GB/T 2260 code names one area only."""
+        owner: dict[str, str] = {}
+        for area in [*([self.citywide] if self.citywide else []), *self.districts]:
+            for code in area.codes:
+                if owner.setdefault(code, area.id) != area.id:
+                    self._problem(
+                        f"area:{area.id}", f"code {code} is also a code of {owner[code]!r}"
+                    )
+
+    def _check_words(self) -> None:
+        """Each term names one hazard (colour); no signal word can read as two, or in a place name.
+
+        A signal name mentioning two hazards or two colours is refused, so a word found inside
+        another hazard's word (or inside an area's name, which signal names often carry, as in
+        黄浦江高潮位黄色预警) would make good signals unreadable.
+        """
+        for section, entries in (
+            ("hazards", [(str(t.hazard), t.terms, t.signal_words) for t in self.hazard_terms]),
+            ("levels", [(str(t.level), t.terms, t.signal_words) for t in self.level_terms]),
+        ):
+            owner: dict[str, str] = {}
+            for ident, terms, _ in entries:
+                for term in (ident, *terms):
+                    other = owner.setdefault(fold_term(term), ident)
+                    if other != ident:
+                        self._problem(
+                            f"words:{section}.{ident}", f"term {term!r} is also a term of {other!r}"
+                        )
+            for ident, _, words in entries:
+                for other, _, other_words in entries:
+                    for word, inside in itertools.product(words, other_words):
+                        if other != ident and mentions(inside, word):
+                            self._problem(
+                                f"words:{section}.{ident}",
+                                f"signal word {word!r} occurs in {inside!r} of {other!r}: "
+                                f"a {other} signal would name two {section}",
+                            )
+                for word, (area, name) in itertools.product(words, self._place_names()):
+                    if mentions(name, word):
+                        self._problem(
+                            f"words:{section}.{ident}",
+                            f"signal word {word!r} occurs in {name!r}, a name of {area!r}",
+                        )
+
+    def _place_names(self) -> list[tuple[str, str]]:
+        """(area or group id, name) for every name of the catalogue's places."""
+        places: list[tuple[str, Iterable[str]]] = [(CITYWIDE, city_names_of(self.city))]
+        for area in [*([self.citywide] if self.citywide else []), *self.districts]:
+            places.append((area.id, (area.zh, area.en, *area.aliases)))
+        places += [(group.id, (group.zh, group.en)) for group in self.groups]
+        return [(ident, name) for ident, names in places for name in names]
+
+    def _problem(self, origin: str, message: str) -> None:
+        """Record an error at the recorded location of ``origin`` (the catalogue if unknown)."""
+        where = self.origins.get(origin)
+        self.problems.append(
+            Problem(
+                where.file if where else CATALOGUE_FILE,
+                where.line if where else 0,
+                where.field if where else "",
+                message,
+            )
+        )
 
     # -- assets.yaml -----------------------------------------------------------------------
 
@@ -731,7 +856,9 @@ class PlanReader:
     def build(self) -> Plan | None:
         """Assemble the plan, or return ``None`` if any error was found."""
         header = self.header
-        if self._errors() or self.citywide is None or len(header) < 4:
+        if self._errors() or self.city is None or self.citywide is None or len(header) < 4:
+            return None
+        if len(self.hazard_terms) != len(Hazard) or len(self.level_terms) != len(LEVELS):
             return None
         if len(self.hazards) != len(Hazard) or len(self.messages) != len(EscalationKind):
             return None
@@ -752,5 +879,29 @@ class PlanReader:
             actions=tuple(sorted(self.actions, key=lambda a: a.id)),
             notices=tuple(sorted(self.notices, key=lambda n: n.id)),
             escalation_messages={k.value: self.messages[k.value] for k in EscalationKind},
+            city=self.city,
+            hazard_terms=tuple(self.hazard_terms),
+            level_terms=tuple(self.level_terms),
         )
         return dataclasses.replace(plan, content_hash=compute_content_hash(plan))
+
+
+def _checked_texts(items: list[Field], problem: Callable[[str], str | None]) -> tuple[str, ...]:
+    """Read a list of strings, reporting those ``problem`` finds fault with, and duplicates."""
+    out: list[str] = []
+    for item in items:
+        value = item.text()
+        if value is None:
+            continue
+        reason = problem(value)
+        if reason is not None:
+            item.fail(reason)
+        elif value in out:
+            item.fail(f"duplicate entry {value!r}")
+        else:
+            out.append(value)
+    return tuple(out)
+
+
+def _term_problem(term: str) -> str | None:
+    return None if fold_term(term) else f"term {term!r} has no letters or digits"

@@ -15,7 +15,6 @@ from xml.sax.saxutils import escape
 
 from hypothesis import strategies as st
 
-from alerts.areas import GB_CODES
 from plans.loader import load_plan
 from plans.model import Hazard, Level
 from tests.alerts.factories import CAP_SAMPLES, SAMPLE_BYTES, document
@@ -175,11 +174,10 @@ LEVELS = [(lv.value, lv) for lv in Level] + [
     ("RED", Level.RED),
 ]
 ZH_COLOURS = {Level.BLUE: "蓝色", Level.YELLOW: "黄色", Level.ORANGE: "橙色", Level.RED: "红色"}
-_CODES = {area: code for code, area in GB_CODES.items() if code != "310108"}
 AREA_NAMES = [
     (name, d.id)
     for d in load_plan().districts
-    for name in (d.zh, d.en, d.en.upper(), _CODES[d.id], *d.aliases)
+    for name in (d.zh, d.en, d.en.upper(), *d.codes, *d.aliases)
 ]
 """(name, area id): every name and the code of every district of the bundled plan."""
 ids = st.text(string.ascii_letters + string.digits + "-_.:@", min_size=1, max_size=40)

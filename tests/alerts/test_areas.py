@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import pytest
 
-from alerts.areas import CITY_NAMES, GB_CODES, area_index, resolve_areas, resolve_geocode
+from alerts import vocabulary
 from alerts.errors import AlertRejected
-from plans.catalogue import DEFAULT_CITYWIDE_ALIASES
+from plans.catalogue import canonical_areas, city_names_of
 from plans.catalogue import resolve_areas as catalogue_areas
 from plans.loader import load_plan
-from plans.model import CITYWIDE, District
+from plans.model import CITYWIDE, District, Plan
 
 PLAN = load_plan()
+GB_CODES = {code: area.id for area in (PLAN.citywide, *PLAN.districts) for code in area.codes}
+"""The plan's GB/T 2260 codes: code -> area id."""
+
+
+def resolve_areas(
+    names: Iterable[str], *, field: str = "areas", plan: Plan = PLAN
+) -> tuple[str, ...]:
+    return vocabulary.areas(names, plan, field=field)
+
+
+def resolve_geocode(code: str) -> str | None:
+    return vocabulary.geocode(code, PLAN)
 
 
 def test_every_district_of_the_plan_has_exactly_one_current_code() -> None:
@@ -154,7 +167,7 @@ def test_codes_are_accepted_as_names() -> None:
 
 
 def _catalogue_names() -> list[str]:
-    names = [*DEFAULT_CITYWIDE_ALIASES, *CITY_NAMES]
+    names = list(city_names_of(PLAN.city))
     for area in (PLAN.citywide, *PLAN.districts):
         names += [area.id, area.zh, area.en, *area.aliases]
     for group in PLAN.groups:
@@ -166,7 +179,7 @@ def _catalogue_names() -> list[str]:
 def test_every_catalogue_name_resolves_as_the_plan_tools_resolve_it(name: str) -> None:
     expected = catalogue_areas(name, PLAN)
     assert expected, f"{name!r} is in the catalogue but the catalogue does not resolve it"
-    assert resolve_areas([name]) == area_index(PLAN).canonical(expected)
+    assert resolve_areas([name]) == canonical_areas(expected, PLAN)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 
@@ -55,6 +56,32 @@ def test_typhoon_and_gale_become_wind_and_every_alert_passes_intake_as_an_exerci
         alert = parse_alert(json.dumps(step.document(step.at)).encode())
         assert alert.status is Status.EXERCISE
         assert alert.id == step.alert_id and alert.id.startswith("drill-r1-test-storm-e")
+
+
+def test_hazards_are_read_with_the_plans_terms(
+    make_timeline: Callable[..., Timeline], plan: Plan
+) -> None:
+    """Drills name hazards through the plan's catalogue, as intake does: no table of their own."""
+    wind = plan.hazard_terms[0]
+    assert wind.hazard is Hazard.WIND
+    terms = tuple(t for t in wind.terms if t != "gale")
+    no_gale = dataclasses.replace(
+        plan,
+        hazard_terms=(dataclasses.replace(wind, terms=terms), *plan.hazard_terms[1:]),
+    )
+    timeline = make_timeline(
+        event(
+            "2021-07-23T08:00+08:00",
+            hazard="gale",
+            action="issue",
+            level="yellow",
+            areas=["citywide"],
+        )
+    )
+    assert [s.hazard for s in map_timeline(timeline, plan).steps] == [Hazard.WIND]
+    script = map_timeline(timeline, no_gale)
+    assert script.steps == ()
+    assert script.skipped[0].reason.startswith("gale warnings are kept for the record")
 
 
 def test_upgrades_update_their_chain_and_a_citywide_upgrade_absorbs_district_signals(

@@ -1,11 +1,14 @@
-"""Name helpers: areas, hazards and colours as issuers write them."""
+"""Name helpers: areas, hazards and colours as issuers write them, by the plan's catalogue."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from plans.catalogue import parse_hazard, parse_level, resolve_area, resolve_areas
-from plans.model import CITYWIDE, Hazard, Level, Plan
+from plans.catalogue import resolve_areas
+from plans.model import CITYWIDE, City, Hazard, Level, Plan
+from plans.terms import parse_hazard, parse_level
 
 
 @pytest.mark.parametrize(
@@ -35,14 +38,18 @@ from plans.model import CITYWIDE, Hazard, Level, Plan
     ],
 )
 def test_resolve_area(plan: Plan, name: str, expected: str | None) -> None:
-    aliases = ("上海", "上海市", "Shanghai", "citywide", "全市", *plan.citywide.aliases)
-    assert resolve_area(name, plan.districts, aliases) == expected
+    assert resolve_areas(name, plan) == ((expected,) if expected else ())
 
 
-def test_resolve_area_default_city_names_need_no_plan(plan: Plan) -> None:
-    assert resolve_area("上海市", plan.districts) == CITYWIDE
-    # The river is a plan-specific alias, not a built-in one.
-    assert resolve_area("黄浦江", plan.districts) is None
+def test_city_names_are_the_plans_not_built_in(plan: Plan) -> None:
+    # Nothing knows 上海市 but the catalogue: a plan without the city's names does not.
+    assert resolve_areas("上海市", plan) == (CITYWIDE,)
+    nameless = dataclasses.replace(plan, city=City("", ""))
+    assert resolve_areas("上海市", nameless) == ()
+    assert resolve_areas("全市", nameless) == (CITYWIDE,)
+    # The river is a citywide alias of the plan.
+    no_river = dataclasses.replace(plan, citywide=dataclasses.replace(plan.citywide, aliases=()))
+    assert resolve_areas("黄浦江", no_river) == ()
 
 
 def test_resolve_areas_knows_groups(plan: Plan) -> None:
@@ -67,16 +74,16 @@ def test_resolve_areas_knows_groups(plan: Plan) -> None:
         ("hail", None),
     ],
 )
-def test_parse_hazard(name: str, hazard: Hazard | None) -> None:
-    assert parse_hazard(name) == hazard
+def test_parse_hazard(plan: Plan, name: str, hazard: Hazard | None) -> None:
+    assert parse_hazard(name, plan) == hazard
 
 
 @pytest.mark.parametrize(
     ("name", "level"),
     [("blue", Level.BLUE), ("橙色", Level.ORANGE), ("Red", Level.RED), ("purple", None)],
 )
-def test_parse_level(name: str, level: Level | None) -> None:
-    assert parse_level(name) == level
+def test_parse_level(plan: Plan, name: str, level: Level | None) -> None:
+    assert parse_level(name, plan) == level
 
 
 def test_district_ids_are_the_contract(plan: Plan) -> None:

@@ -70,6 +70,31 @@ def test_explain_area_and_only() -> None:
     assert {t["area"] for t in document["tasks"]} == {"pudong"}
 
 
+def test_explain_reads_areas_as_intake_does() -> None:
+    """One area reader: codes, city-qualified names and lists (``、``, "and") work in explain."""
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            "-w",
+            "tide=blue@上海市浦东新区、奉贤区",
+            "-w",
+            "wind=blue@Minhang and Songjiang, Shanghai",
+            "-w",
+            "rainstorm=blue",
+            "--area",
+            "310104",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    areas = [w["areas"] for w in json.loads(result.stdout)["warnings"]]
+    assert areas == [["pudong", "fengxian"], ["minhang", "songjiang"], ["xuhui"]]
+    unknown = runner.invoke(app, ["explain", "-w", "tide=blue@浦东、火星"])
+    assert unknown.exit_code == 1
+    assert "unknown area '火星' in '浦东、火星'" in unknown.output.replace("\n", "")
+
+
 def test_explain_human_output() -> None:
     result = runner.invoke(app, ["explain", "-w", "rainstorm=blue"])
     assert result.exit_code == 0

@@ -56,3 +56,18 @@ def test_level_map_and_catalogue_changes(plan: Plan) -> None:
     kinds = {(e.kind, e.id, e.change) for e in result.entries}
     assert ("asset", plan.assets[0].id, "removed") in kinds
     assert ("plan", "shanghai", "changed") in kinds
+
+
+def test_vocabulary_changes_are_listed(plan: Plan) -> None:
+    wind = plan.hazard_terms[0]
+    words = (dataclasses.replace(wind, terms=(*wind.terms, "windstorm")), *plan.hazard_terms[1:])
+    city = dataclasses.replace(plan.city, aliases=())
+    codes = dataclasses.replace(plan.districts[0], codes=())
+    new = _rehash(plan, hazard_terms=words, city=city, districts=(codes, *plan.districts[1:]))
+    kinds = {(e.kind, e.id, e.change, e.fields) for e in compare_plans(plan, new).entries}
+    assert kinds == {
+        ("hazard terms", "wind", "changed", ("terms",)),
+        ("plan", "shanghai", "changed", ("city",)),
+        ("district", plan.districts[0].id, "changed", ("codes",)),
+    }
+    assert compare_plans(plan, new).needs_new_version

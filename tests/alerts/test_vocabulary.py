@@ -1,12 +1,19 @@
-"""Hazard and level words, and reading them out of signal names."""
+"""Hazard and level words, and reading them out of signal names, as intake reads them.
+
+The words are the plan's (``catalogue.yaml``); ``alerts.vocabulary`` refuses what they do not
+name, with the field at fault.
+"""
 
 from __future__ import annotations
 
 import pytest
 
+from alerts import vocabulary
 from alerts.errors import AlertRejected
-from alerts.signals import parse_hazard, parse_level, read_signal
+from plans.loader import load_plan
 from plans.model import Hazard, Level
+
+PLAN = load_plan()
 
 W, R, T, F = Hazard.WIND, Hazard.RAINSTORM, Hazard.TIDE, Hazard.FLOOD
 
@@ -41,7 +48,7 @@ W, R, T, F = Hazard.WIND, Hazard.RAINSTORM, Hazard.TIDE, Hazard.FLOOD
     ],
 )
 def test_read_signal(name: str, hazard: Hazard | None, level: Level | None) -> None:
-    assert read_signal(name, field="event") == (hazard, level)
+    assert vocabulary.signal(name, PLAN, field="event") == (hazard, level)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +62,7 @@ def test_read_signal(name: str, hazard: Hazard | None, level: Level | None) -> N
 )
 def test_names_with_two_hazards_or_levels_are_rejected(name: str, what: str) -> None:
     with pytest.raises(AlertRejected, match=f"several {what}") as caught:
-        read_signal(name, field="event")
+        vocabulary.signal(name, PLAN, field="event")
     assert caught.value.field == "event"
 
 
@@ -75,7 +82,7 @@ def test_names_with_two_hazards_or_levels_are_rejected(name: str, what: str) -> 
     ],
 )
 def test_level_terms(term: str, level: Level) -> None:
-    assert parse_level(term, field="level") is level
+    assert vocabulary.level(term, PLAN, field="level") is level
 
 
 @pytest.mark.parametrize(
@@ -96,17 +103,17 @@ def test_level_terms(term: str, level: Level) -> None:
     ],
 )
 def test_hazard_terms(term: str, hazard: Hazard) -> None:
-    assert parse_hazard(term, field="hazard") is hazard
+    assert vocabulary.hazard(term, PLAN, field="hazard") is hazard
 
 
 @pytest.mark.parametrize("term", ["purple", "", "5", "amber"])
 def test_unknown_level_is_rejected(term: str) -> None:
     with pytest.raises(AlertRejected, match="unknown level"):
-        parse_level(term, field="level")
+        vocabulary.level(term, PLAN, field="level")
 
 
 @pytest.mark.parametrize("term", ["snow", "", "thunder", "暴雪"])
 def test_unknown_hazard_is_rejected(term: str) -> None:
     with pytest.raises(AlertRejected, match="unknown hazard") as caught:
-        parse_hazard(term, field="hazard")
+        vocabulary.hazard(term, PLAN, field="hazard")
     assert "wind, rainstorm, tide, flood" in caught.value.reason
