@@ -93,15 +93,11 @@ class KafkaIntake(abc.ABC):
     ) -> None:
         self._topic = topic
         self._dlq = dlq
+        self._group = group
+        self._bootstrap = bootstrap
         self._producer = producer
         self._sessions = sessions
-        self._consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            group_id=group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
+        self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
     @abc.abstractmethod
@@ -109,8 +105,16 @@ class KafkaIntake(abc.ABC):
         """Handle one message; raise :class:`Refused` for input that can never succeed."""
 
     async def __aenter__(self) -> Self:
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name=f"intake:{self._topic}")
+        consumer = AIOKafkaConsumer(
+            self._topic,
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run(consumer), name=f"intake:{self._topic}")
         return self
 
     async def __aexit__(
@@ -123,20 +127,19 @@ class KafkaIntake(abc.ABC):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
 
-    async def _run(self) -> None:
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
         while True:
-            fetched = await self._consumer.getmany(
-                timeout_ms=FETCH_TIMEOUT_MS, max_records=MAX_BATCH
-            )
+            fetched = await consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS, max_records=MAX_BATCH)
             records = [record for batch in fetched.values() for record in batch]
             if not records:
                 continue
             await self.handle_batch(records)
             offsets = {tp: batch[-1].offset + 1 for tp, batch in fetched.items() if batch}
             try:
-                await self._consumer.commit(offsets)
+                await consumer.commit(offsets)
             except Exception as exc:  # e.g. a rebalance: the next owner re-reads the batch
                 log.warning("%s: could not commit offsets (%s)", self._topic, exc)
 

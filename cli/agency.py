@@ -19,13 +19,14 @@ import sys
 from typing import NoReturn
 
 import typer
-from aiokafka import AIOKafkaConsumer
 
 from alerts.agency_events import deliver, parse_event
 from alerts.kafka import Refused
 from cli.exit import ExitCode
+from cli.listen import listen as listen_quietly
 from config.errors import ConfigError
 from config.settings import load_settings
+from plans.loader import load_plan
 from store.db import create_engine, session_maker
 from worker import connect_temporal
 from workflows.tracking import AnswerRoute
@@ -111,22 +112,18 @@ def listen(
     drill: bool = typer.Option(False, help="Listen to the drill topic instead."),
     from_start: bool = typer.Option(False, "--from-start", help="Replay earlier messages too."),
 ) -> None:
-    """Print the agency's task messages (one JSON line each) as they arrive; Ctrl-C stops."""
+    """Print the agency's task messages (one JSON line each) as they arrive; Ctrl-C stops.
+
+    The agency must be one of the plan's. While Kafka is unreachable the listener says so once
+    and keeps reconnecting quietly (:mod:`cli.listen`).
+    """
     settings = load_settings()
-
-    async def go() -> None:
-        consumer = AIOKafkaConsumer(
-            settings.topic(f"tasks.{agency}", drill=drill),
-            bootstrap_servers=settings.kafka_bootstrap,
-            auto_offset_reset="earliest" if from_start else "latest",
+    known = [a.id for a in load_plan(settings.plan_path).agencies]
+    if agency not in known:
+        raise typer.BadParameter(
+            f"{agency!r} is not an agency of the plan; one of: {', '.join(known)}",
+            param_hint="AGENCY",
         )
-        await consumer.start()
-        try:
-            async for record in consumer:
-                sys.stdout.write((record.value or b"").decode("utf-8", "replace") + "\n")
-                sys.stdout.flush()
-        finally:
-            await consumer.stop()
-
+    topic = settings.topic(f"tasks.{agency}", drill=drill)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(go())
+        asyncio.run(listen_quietly(settings.kafka_bootstrap, topic, from_start=from_start))

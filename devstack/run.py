@@ -31,6 +31,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +52,7 @@ log = logging.getLogger("devstack")
 
 _AGENCY_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 _FOREGROUND_STOP_S = 20.0
+_READY_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,21 @@ class ForegroundCommand:
 
     name: str
     argv: tuple[str, ...]
+    ready_url: str | None = None
+    """A URL that must answer before ``run`` says "all up" (``None``: started is enough)."""
 
 
-def foreground_commands() -> list[ForegroundCommand]:
+def foreground_commands(settings: Settings) -> list[ForegroundCommand]:
     """What ``run`` starts after the services: the worker and the HTTP API."""
+    host = "127.0.0.1" if settings.http_host in ("", "0.0.0.0", "::") else settings.http_host
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
     return [
         ForegroundCommand("worker", (sys.executable, str(ROOT / "worker.py"))),
-        ForegroundCommand("HTTP API", (sys.executable, "-m", "cli.main", "serve")),
+        ForegroundCommand(
+            "HTTP API",
+            (sys.executable, "-m", "cli.main", "serve"),
+            ready_url=f"http://{host}:{settings.http_port}/openapi.json",
+        ),
     ]
 
 
@@ -246,7 +257,7 @@ def cmd_run(
     migrate: bool = True,
 ) -> int:
     """The ``run`` sub-command; returns the exit status."""
-    commands = list(foreground) if foreground is not None else foreground_commands()
+    commands = list(foreground) if foreground is not None else foreground_commands(settings)
     preflight(settings, foreground=commands, http=True)
     chosen = resolve_agencies(settings, agencies)
     code = 0
@@ -259,14 +270,47 @@ def cmd_run(
                 popen = _proc.spawn_foreground(command.argv, cwd=ROOT)
                 stack.callback(_stop_foreground, command, popen)
                 running.append((command, popen))
-            say("all up; press Ctrl-C to stop everything")
-            code = _supervise(running)
+            if _all_answer(running):
+                say("all up; press Ctrl-C to stop everything")
+                code = _supervise(running)
+            else:
+                code = 1
         except _Interrupted:
             code = 0
         finally:
             shield()  # the stack unwinds next: stop everything without interruption
     say("stopped")
     return code
+
+
+def _all_answer(running: Sequence[tuple[ForegroundCommand, subprocess.Popen[bytes]]]) -> bool:
+    """Wait until every command with a ``ready_url`` answers it; False if one exits first."""
+    for command, popen in running:
+        if command.ready_url is None:
+            continue
+        say(f"waiting for the {command.name} to answer on {command.ready_url}")
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        while not _answers(command.ready_url):
+            status = popen.poll()
+            if status is not None:
+                say(f"the {command.name} exited with status {status}; stopping the rest")
+                return False
+            if time.monotonic() > deadline:
+                say(f"the {command.name} did not answer in {_READY_TIMEOUT_S:.0f} s; stopping")
+                return False
+            time.sleep(0.2)
+    return True
+
+
+def _answers(url: str) -> bool:
+    """Whether ``url`` gives an HTTP answer below 500."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status) < 500
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
+    except (OSError, ValueError):
+        return False
 
 
 def _supervise(running: Sequence[tuple[ForegroundCommand, subprocess.Popen[bytes]]]) -> int:

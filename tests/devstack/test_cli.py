@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,19 +107,18 @@ def _ours(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def _run_until_up(env: dict[str, str], marker: str) -> tuple[subprocess.Popen[str], list[str]]:
+def _run_until_up(
+    env: dict[str, str], marker: str | None
+) -> tuple[subprocess.Popen[str], list[str]]:
+    """``devstack run`` until it says "all up": a ``sleep`` in the foreground, or with no
+    ``marker`` the real worker and HTTP API (and the migrations they need)."""
+    if marker is None:
+        options = []
+    else:
+        sleep = shlex.join([sys.executable, "-c", "import time; time.sleep(600)", marker])
+        options = ["--skip-migrations", "--foreground", sleep]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "devstack",
-            "run",
-            "--agencies",
-            "drainage",
-            "--skip-migrations",
-            "--foreground",
-            shlex.join([sys.executable, "-c", "import time; time.sleep(600)", marker]),
-        ],
+        [sys.executable, "-m", "devstack", "run", "--agencies", "drainage", *options],
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -178,3 +178,15 @@ def test_up_status_down(stack_env: dict[str, str]) -> None:
     assert down.returncode == 0, down.stderr
     assert _ours(data_dir) == []
     assert _devstack("status", env=stack_env).returncode == 1
+
+
+def test_run_says_all_up_only_once_the_http_api_answers(stack_env: dict[str, str]) -> None:
+    """Issue #9 item 10: "all up" came while ``tidegate serve`` was still starting."""
+    proc, lines = _run_until_up(stack_env, None)
+    try:
+        url = f"http://127.0.0.1:{stack_env['TIDEGATE_HTTP_PORT']}/openapi.json"
+        with urllib.request.urlopen(url, timeout=10) as answer:  # at once: no retry
+            assert answer.status == 200
+        assert any(f"waiting for the HTTP API to answer on {url}" in line for line in lines)
+    finally:
+        _stop(proc, signal.SIGINT)
