@@ -36,16 +36,12 @@ class PlanSource(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Topics:
-    """Topic prefixes; a drill never writes to live topics."""
+class TopicNames(Protocol):
+    """How topics are named (``Settings.topic``): a drill never writes to live topics."""
 
-    live: str
-    drill: str
-
-    def name(self, suffix: str, drill: bool) -> str:
-        """Full topic name for ``suffix`` (e.g. ``tasks.drainage``)."""
-        return f"{self.drill if drill else self.live}.{suffix}"
+    def __call__(self, name: str, *, drill: bool = False) -> str:
+        """Full topic name for ``name`` (e.g. ``tasks.drainage``)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -165,10 +161,10 @@ def _encode(message: dict[str, Any]) -> bytes:
 class MessagingActivities:
     """Activities over an aiokafka producer (built and started once in ``worker.py``)."""
 
-    def __init__(self, producer: AIOKafkaProducer, plans: PlanSource, topics: Topics) -> None:
+    def __init__(self, producer: AIOKafkaProducer, plans: PlanSource, topic: TopicNames) -> None:
         self._producer = producer
         self._plans = plans
-        self._topics = topics
+        self._topic = topic
 
     async def _send_all(self, messages: list[tuple[str, str, dict[str, Any]]]) -> None:
         """Send (topic, key, body) messages and wait until the broker has every one."""
@@ -191,7 +187,7 @@ class MessagingActivities:
         ]
         await self._send_all(
             [
-                (self._topics.name(f"tasks.{task.agency}", inp.drill), body["task_id"], body)
+                (self._topic(f"tasks.{task.agency}", drill=inp.drill), body["task_id"], body)
                 for task, body in zip(inp.tasks, messages, strict=True)
             ]
         )
@@ -205,7 +201,7 @@ class MessagingActivities:
         await self._send_all(
             [
                 (
-                    self._topics.name(f"tasks.{task.agency}", inp.drill),
+                    self._topic(f"tasks.{task.agency}", drill=inp.drill),
                     task_id,
                     {
                         "schema_version": SCHEMA_VERSION,
@@ -242,7 +238,7 @@ class MessagingActivities:
             "drill": inp.drill,
             "plan_version": plan.version,
         }
-        await self._send_all([(self._topics.name("escalations", inp.drill), inp.task_id, body)])
+        await self._send_all([(self._topic("escalations", drill=inp.drill), inp.task_id, body)])
 
     @activity.defn
     async def publish_notices(self, inp: PublishNoticesInput) -> None:
@@ -251,7 +247,7 @@ class MessagingActivities:
         await self._send_all(
             [
                 (
-                    self._topics.name("notices", inp.drill),
+                    self._topic("notices", drill=inp.drill),
                     f"{inp.response_id}/{notice.id}",
                     {
                         "schema_version": SCHEMA_VERSION,

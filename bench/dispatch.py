@@ -300,7 +300,9 @@ class Bench:
 
 
 def phases_of(history: WorkflowHistory) -> dict[str, float]:
-    """Server-side time split of a response until its last ``publish_tasks`` completed.
+    """Server-side time split of a response until its last ``publish_tasks`` or
+    ``start_tracking`` completed (tracking starts beside the messages; it ends once every task
+    workflow exists, so its figure is how long an early answer may have to start one itself).
 
     ``workflow_tasks`` is time spent in workflow code (started to completed), ``queued`` the
     time workflow tasks waited for the worker, and one entry per activity type its total
@@ -311,7 +313,11 @@ def phases_of(history: WorkflowHistory) -> dict[str, float]:
     scheduled_at: datetime | None = None
     started_at: datetime | None = None
     end = max(
-        (e.event_id for e in history.events if _activity_name(history, e) == "publish_tasks"),
+        (
+            e.event_id
+            for e in history.events
+            if _activity_name(history, e) in ("publish_tasks", "start_tracking")
+        ),
         default=0,
     )
     for event in history.events:

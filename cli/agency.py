@@ -27,8 +27,8 @@ from cli.listen import listen as listen_quietly
 from config.errors import ConfigError
 from config.settings import load_settings
 from plans.loader import load_plan
+from runtime.services import connect_temporal
 from store.db import create_engine, session_maker
-from worker import connect_temporal
 from workflows.tracking import AnswerRoute
 
 app = typer.Typer(help="Acknowledge, complete or decline tasks; watch an agency's queue.")

@@ -35,9 +35,9 @@ from config.settings import Settings, load_settings
 from plans.loader import load_plan
 from plans.model import Plan
 from plans.warning import Alert
+from runtime.services import connect_temporal
 from store.db import create_engine, session_maker
 from store.queries import warning as find_warning
-from worker import connect_temporal
 
 app = typer.Typer(
     help="Issue, update, cancel, import, look up and validate warnings.", no_args_is_help=True

@@ -8,8 +8,8 @@ import typer
 
 from cli.status import status
 from config.settings import load_settings
-from devstack.topics import ensure_topics, standard_topics
 from plans.loader import load_plan
+from runtime.ops import ensure_topics, standard_topics
 
 
 def register(app: typer.Typer) -> None:

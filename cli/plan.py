@@ -31,7 +31,7 @@ from plans.model import CITYWIDE, ActiveWarning, Plan, Task
 from plans.render import render_notice, render_task
 from plans.rules import Assessment, assess, respond
 from plans.terms import parse_hazard, parse_level
-from worker import connect_temporal
+from runtime.services import connect_temporal
 from workflows.response import ResponseWorkflow
 from workflows.starters import response_workflow_id
 

@@ -30,8 +30,8 @@ from config.errors import ConfigError
 from config.settings import Settings, load_settings
 from plans.errors import PlanError
 from plans.loader import load_plan
+from runtime.services import connect_temporal
 from store.db import create_engine, session_maker
-from worker import connect_temporal
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

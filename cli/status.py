@@ -36,6 +36,7 @@ from cli.output import table as make_table
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
 from plans.lifecycle import OPEN_STATES, UNANSWERED_STATES, TaskState
+from runtime.services import connect_temporal
 from store.db import create_engine, session_maker
 from store.queries import (
     ResponseOverview,
@@ -45,7 +46,6 @@ from store.queries import (
     warning_decisions,
     warnings_by_id,
 )
-from worker import connect_temporal
 from workflows.response import ResponseWorkflow
 from workflows.starters import response_workflow_id
 from workflows.types import ResponseStatus
@@ -251,18 +251,13 @@ async def _details(session: AsyncSession, board: Board) -> None:
 # --- facts -----------------------------------------------------------------------------------
 
 
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything tidegate stores is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _is_open(task: TaskRecord) -> bool:
     return task.state in OPEN_STATES
 
 
 def _overdue(task: TaskRecord, now: datetime) -> bool:
     """Open, and past its deadline (or marked overdue by its workflow)."""
-    return _is_open(task) and (task.state == TaskState.OVERDUE or _utc(task.deadline_at) <= now)
+    return _is_open(task) and (task.state == TaskState.OVERDUE or task.deadline_at <= now)
 
 
 def _escalated(board: Board) -> list[tuple[TaskRecord, list[EscalationRecord]]]:
@@ -299,7 +294,7 @@ def _as_dict(board: Board, now: datetime) -> dict[str, Any]:
                 "level": h.record.level,
                 "areas": list(h.record.areas),
                 "references": list(h.references),
-                "since": _utc(h.record.recorded_at).isoformat(),
+                "since": h.record.recorded_at.isoformat(),
                 "reason": h.reason,
             }
             for h in board.held
@@ -316,7 +311,7 @@ def _in_force_dict(item: InForce) -> dict[str, Any]:
         "hazard": record.hazard if record else None,
         "level": record.level if record else None,
         "areas": list(record.areas) if record else None,
-        "since": _utc(item.since).isoformat() if item.since else None,
+        "since": item.since.isoformat() if item.since else None,
     }
 
 
@@ -331,7 +326,7 @@ def _task_dict(
         "area": task.area,
         "asset": task.asset,
         "state": task.state,
-        "deadline": _utc(task.deadline_at).isoformat(),
+        "deadline": task.deadline_at.isoformat(),
         "overdue": _overdue(task, now),
         "escalation": None
         if last is None
@@ -339,7 +334,7 @@ def _task_dict(
             "steps": len(steps),
             "kind": last.kind,
             "to": last.to,
-            "at": _utc(last.at).isoformat(),
+            "at": last.at.isoformat(),
         },
     }
 
@@ -348,7 +343,7 @@ def _task_dict(
 
 
 def _when(moment: datetime | None) -> str:
-    return f"{_utc(moment):%m-%d %H:%M}" if moment else "?"
+    return f"{moment:%m-%d %H:%M}" if moment else "?"
 
 
 def _ago(delta: timedelta) -> str:
@@ -469,7 +464,7 @@ def _print_overdue(console: Console, board: Board, now: datetime) -> None:
         "task", "agency", "state", "deadline (UTC)", "overdue by", title="overdue tasks"
     )
     for task in overdue:
-        late = _ago(now - _utc(task.deadline_at))
+        late = _ago(now - task.deadline_at)
         table.add_row(task.id, task.agency, task.state, _when(task.deadline_at), late)
     console.print(table)
 

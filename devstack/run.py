@@ -44,9 +44,9 @@ from devstack import _proc
 from devstack.errors import DevstackError, ToolMissingError
 from devstack.kafka import KafkaBroker, is_fetched, require_java, require_mvn
 from devstack.temporal import TemporalDevServer, require_temporal
-from devstack.topics import ensure_topics, standard_topics
 from plans.errors import PlanError
 from plans.loader import load_plan
+from runtime.ops import OpsError, ensure_topics, standard_topics
 
 log = logging.getLogger("devstack")
 
@@ -451,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             return cmd_status(settings)
         return cmd_fetch(settings)
-    except (DevstackError, ConfigError) as exc:
+    except (DevstackError, ConfigError, OpsError) as exc:
         say(f"error: {exc}")
         return 2
     except (KeyboardInterrupt, _Interrupted):

@@ -20,8 +20,8 @@ from config.settings import Settings, load_settings
 from devstack._proc import free_ports
 from devstack.kafka import KafkaBroker
 from devstack.temporal import TemporalDevServer
-from devstack.topics import ensure_topics, standard_topics
 from plans.loader import load_plan
+from runtime.ops import ensure_topics, standard_topics
 from store.migrate import upgrade_async
 
 log = logging.getLogger(__name__)

@@ -27,20 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from sqlalchemy import event
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.messaging import MessagingActivities, Topics
-from activities.records import RecordActivities
-from activities.tracking import TrackingActivities
 from alerts.intake import parse_alert
 from config.settings import Settings
-from devstack.temporal import SEARCH_ATTRIBUTES, require_temporal
-from devstack.topics import ensure_topics
+from devstack.temporal import require_temporal
 from drills.agencies import Profiles, load_profiles
 from drills.clock import Agenda, Clock, RealClock, Timebase
 from drills.desk import Desk, KafkaResponder, Responder, SignalResponder
@@ -53,24 +46,18 @@ from plans.ledger import AlertLedger
 from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import Plan
+from runtime.ops import ensure_topics, register_search_attributes
+from runtime.services import Runtime
+from runtime.wiring import build_worker
 from store.db import create_engine, session_maker
 from store.drills import drill_responses, drill_rows, drill_state, end_drill, open_task_ids
-from store.plans import PlanLibrary
-from worker import build_worker, connect_temporal, start_producer
 from workflows.starters import response_workflow_id, submit
-from workflows.tracking import AnswerRoute
 from workflows.types import OPEN_STATES
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = logging.getLogger("tidegate.drill")
-
-_INDEX_TYPES = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-    "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-}
 
 
 @dataclass(frozen=True)
@@ -173,45 +160,6 @@ def new_run(
     )
 
 
-async def register_search_attributes(client: Client) -> None:
-    """The test server starts without tidegate's search attributes; intake sets two of them.
-
-    Registering them again (a test server shared between drills) is harmless.
-    """
-    for name, kind in SEARCH_ATTRIBUTES.items():
-        try:
-            await client.operator_service.add_search_attributes(
-                AddSearchAttributesRequest(
-                    namespace=client.namespace, search_attributes={name: _INDEX_TYPES[kind]}
-                )
-            )
-        except RPCError as exc:
-            if exc.status is not RPCStatusCode.ALREADY_EXISTS:
-                raise
-
-
-def drill_engine(url: str) -> AsyncEngine:
-    """The database engine of a ``--fast`` drill's in-process worker.
-
-    On SQLite the database is switched to write-ahead logging (a lasting, safe property of the
-    file: readers no longer block the writer) and the drill's own connections skip the fsync
-    at each commit (``synchronous=NORMAL``; a power cut may lose the last drill rows, never
-    corrupt the file). A replayed storm writes a few thousand rows in seconds; with an fsync
-    each, SQLite alone took longer than the whole 60-second budget.
-    """
-    engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
 @asynccontextmanager
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     """Temporal's time-skipping test server from the venv (never downloaded)."""
@@ -253,23 +201,14 @@ async def run_fast(
         clock = VirtualClock(env)
         run = new_run(timeline, settings, options, await clock.now())
         drill_settings = settings.model_copy(update={"task_queue": f"drill-{run.run_id}"})
-        engine = drill_engine(settings.db_url)
-        stack.push_async_callback(engine.dispose)
-        sessions = session_maker(engine)
-        producer = await start_producer(settings)
-        stack.push_async_callback(producer.stop)
-        topics = Topics(settings.topic_prefix, settings.drill_topic_prefix)
-        worker = build_worker(
-            drill_settings,
-            env.client,
-            RecordActivities(sessions),
-            MessagingActivities(producer, PlanLibrary(sessions, run.plan), topics),
-            TrackingActivities(env.client, sessions),
+        rt = await stack.enter_async_context(
+            Runtime(drill_settings, client=env.client, plan=run.plan, fast_sqlite=True)
         )
-        await stack.enter_async_context(worker)
+        await stack.enter_async_context(await build_worker(rt))
+        sessions = rt.sessions
         clock.leaks.watch(run.workflow_id)
-        route = AnswerRoute(env.client, sessions, drill_settings.task_queue, drill=True)
-        driver = _Driver(run, drill_settings, env.client, clock, SignalResponder(route))
+        responder = SignalResponder(await rt.answers(drill=True))
+        driver = _Driver(run, drill_settings, env.client, clock, responder)
         driver.on_closing = clock.leaks.task_closing
         driver.sessions = sessions
         await driver.drive(stack, observe)
@@ -292,17 +231,15 @@ async def run_speed(
     """
     started = time.monotonic()
     async with AsyncExitStack() as stack:
-        client = await connect_temporal(settings)
+        rt = await stack.enter_async_context(Runtime(settings))
+        client = await rt.temporal()
         clock = RealClock()
         run = new_run(timeline, settings, options, await clock.now() + timedelta(seconds=1))
-        engine = create_engine(settings.db_url)
-        stack.push_async_callback(engine.dispose)
-        producer = await start_producer(settings)
-        stack.push_async_callback(producer.stop)
+        producer = await rt.producer()
         responder = KafkaResponder(producer, settings.topic("tasks.events", drill=True))
         driver = _Driver(run, settings, client, clock, responder)
         await driver.drive(stack, observe)
-        await _finish(run, client, session_maker(engine), await clock.now())
+        await _finish(run, client, rt.sessions, await clock.now())
     run.wall_seconds = time.monotonic() - started
     return run
 

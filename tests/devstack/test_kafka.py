@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from config.settings import Settings
 from devstack import _proc
 from devstack.kafka import KafkaBroker, _pom, java_major_version
-from devstack.topics import ensure_topics, standard_topics
+from runtime.ops import ensure_topics, standard_topics
 
 
 async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:

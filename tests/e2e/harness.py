@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer
 
 import worker
 from config.settings import ROOT, Settings
-from devstack.topics import ensure_topics, standard_topics
 from plans.loader import load_plan
+from runtime.ops import ensure_topics, standard_topics
 from store.migrate import upgrade_async
 
 

@@ -21,11 +21,11 @@ from cli.exit import ExitCode
 from config.settings import Settings
 from devstack._proc import free_ports
 from plans.loader import load_plan
+from runtime.services import connect_temporal, start_producer
 from store.db import create_engine, session_maker
 from tests.e2e.harness import eventually, prepare, run_tidegate, running_worker, tidegate
 from tests.e2e.intake import ago, json_alert, produce, read
 from tests.e2e.test_intake_http import AUTH, JSON, TOKEN, running_api
-from worker import connect_temporal, start_producer
 
 pytestmark = pytest.mark.e2e
 

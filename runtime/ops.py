@@ -1,8 +1,12 @@
-"""Create tidegate's Kafka topics up front, with explicit partition counts.
+"""What a deployment needs before tidegate runs: its Kafka topics and its search attributes.
 
-Relying on broker auto-creation would give every topic ``num.partitions=1`` and make the first
-produce see LEADER_NOT_AVAILABLE; per-agency task topics need several partitions so that one
-flooded district does not serialise every other district's work behind it.
+Production code, used by ``make run``, ``tidegate topics``, drills and the tests alike, and by an
+operator preparing their own cluster.
+
+Topics are created up front, with explicit partition counts. Relying on broker auto-creation
+would give every topic ``num.partitions=1`` and make the first produce see
+LEADER_NOT_AVAILABLE; per-agency task topics need several partitions so that one flooded
+district does not serialise every other district's work behind it.
 """
 
 from __future__ import annotations
@@ -14,13 +18,23 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.service import RPCError, RPCStatusCode
 
-from devstack.errors import DevstackError
+from workflows import search
 
 if TYPE_CHECKING:
+    from temporalio.client import Client
+
     from config.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class OpsError(Exception):
+    """A deployment step failed (topics not created in time, a broker refusing)."""
+
 
 _TIMEOUT_S = 60.0
 DLQ_PARTITIONS = 1
@@ -74,7 +88,7 @@ async def ensure_topics(bootstrap: str, topics: Mapping[str, int]) -> None:
         async with asyncio.timeout(_TIMEOUT_S):
             await _ensure_topics(bootstrap, topics)
     except TimeoutError:
-        raise DevstackError(
+        raise OpsError(
             f"Kafka on {bootstrap} did not create and elect leaders for the topics within "
             f"{_TIMEOUT_S:.0f}s"
         ) from None
@@ -107,7 +121,7 @@ async def _ensure_topics(bootstrap: str, topics: Mapping[str, int]) -> None:
                 if code not in (0, TopicAlreadyExistsError.errno)
             ]
             if failed:
-                raise DevstackError(f"creating Kafka topics failed: {'; '.join(failed)}")
+                raise OpsError(f"creating Kafka topics failed: {'; '.join(failed)}")
             log.info("created %d Kafka topics on %s", len(missing), bootstrap)
         await _wait_for_leaders(admin, topics)
     finally:
@@ -138,3 +152,22 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: Mapping[str, int
         if not pending:
             return
         await asyncio.sleep(0.2)
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Add tidegate's search attributes to the client's namespace; existing ones are kept.
+
+    The dev server gets them at start-up (``--search-attribute``); the time-skipping server and
+    a fresh cluster namespace need this.
+    """
+    for key in search.KEYS:
+        kind = IndexedValueType.ValueType(int(key.indexed_value_type))
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=client.namespace, search_attributes={key.name: kind}
+                )
+            )
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.ALREADY_EXISTS:
+                raise
