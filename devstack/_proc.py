@@ -72,11 +72,6 @@ def require_ports_free(ports: Mapping[str, int], host: str = LOOPBACK) -> None:
             )
 
 
-def free_port(host: str = LOOPBACK) -> int:
-    """An ephemeral port that is free right now (another process could still take it)."""
-    return free_ports(1, host)[0]
-
-
 def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
     """``count`` distinct free ports: every socket stays bound until all are chosen."""
     with contextlib.ExitStack() as stack:

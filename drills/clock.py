@@ -103,11 +103,6 @@ class Agenda:
     def __len__(self) -> int:
         return len(self._heap)
 
-    @property
-    def next_time(self) -> datetime | None:
-        """When the next action is due, if any."""
-        return self._heap[0][0] if self._heap else None
-
     async def run(self, until: datetime | None = None) -> None:
         """Run actions until none is left (or the next is after ``until``)."""
         while self._heap and (until is None or self._heap[0][0] <= until):

@@ -68,20 +68,3 @@ async def insert_ignore_many(
     stmt = _insert(session, table).on_conflict_do_nothing().returning(table.c[key])
     result = await session.execute(stmt, [dict(row) for row in rows])
     return set(result.scalars())
-
-
-async def upsert(
-    session: AsyncSession,
-    model: type[DeclarativeBase],
-    values: Mapping[str, Any],
-    keys: Sequence[str],
-    update: Sequence[str],
-) -> None:
-    """Insert a row, or update the ``update`` columns of the row with the same ``keys``."""
-    table = model.__table__
-    assert isinstance(table, Table)
-    stmt = _insert(session, table).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={col: stmt.excluded[col] for col in update}
-    )
-    await session.execute(stmt)

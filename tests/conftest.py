@@ -16,7 +16,7 @@ Fixtures:
 ``time_skipping_env`` ``WorkflowEnvironment.start_time_skipping`` (Java test server), per test.
 ``database_url``      SQLAlchemy async URL, parametrized ``sqlite`` / ``postgres``; each use gets
                       a new database. PostgreSQL comes from ``TIDEGATE_TEST_POSTGRES_URL`` if
-                      set, else from a private cluster (:mod:`devstack.postgres`).
+                      set, else from a private cluster (:mod:`tests.postgres`).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from config.settings import Settings, load_settings
-from devstack import postgres
 from devstack._proc import free_ports
 from devstack.kafka import KafkaBroker
 from devstack.temporal import SEARCH_ATTRIBUTE_KEYS, require_temporal
+from tests import postgres
 
 log = logging.getLogger(__name__)
 
