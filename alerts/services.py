@@ -119,7 +119,7 @@ def warning_view(
             "hazard": message.hazard if message else None,
             "level": message.level if message else None,
             "areas": list(message.areas) if message else None,
-            "at": _utc(change.at).isoformat(),
+            "at": change.at.isoformat(),
         }
         for change, message in changes
     ]
@@ -132,15 +132,14 @@ def warning_view(
         "level": record.level,
         "areas": list(record.areas),
         "headline": record.headline,
-        "sent": _utc(record.sent).isoformat(),
-        "recorded_at": _utc(record.recorded_at).isoformat(),
+        "sent": record.sent.isoformat(),
+        "recorded_at": record.recorded_at.isoformat(),
         "references": list(decisions[0].references) if decisions else [],
         "warning": next((d.warning for d in reversed(decisions) if d.warning), None),
         "decision": stands.decision if stands else record.decision,
         "reason": stands.reason if stands else "",
         "decisions": [
-            {"decision": d.decision, "reason": d.reason, "at": _utc(d.at).isoformat()}
-            for d in decisions
+            {"decision": d.decision, "reason": d.reason, "at": d.at.isoformat()} for d in decisions
         ],
         "changed_by": changed_by,
         "effect": "; ".join(_effect(c) for c in changed_by),
@@ -150,8 +149,3 @@ def warning_view(
 def _effect(change: dict[str, Any]) -> str:
     verb = {"cancel": "cancelled", "update": "updated"}.get(change["kind"] or "", "changed")
     return f"{verb} by {change['id']} at {change['at']}"
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything tidegate stores is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -10,7 +10,7 @@ from alerts.services import warning_view
 from store.models import WarningRecord
 from store.queries import Decided
 
-AT = datetime(2026, 9, 20, 5, 30)  # naive, as SQLite returns it
+AT = datetime(2026, 9, 20, 5, 30, tzinfo=UTC)  # rows are read back aware (store.types)
 
 
 def _record(decision: str, warning_id: str = "SH-1", kind: str = "update") -> WarningRecord:
@@ -66,10 +66,10 @@ def test_the_decision_that_stands(decisions: list[tuple[str, bool]], stands: str
     assert [d["decision"] for d in view["decisions"]] == [d for d, _ in decisions]
 
 
-def test_times_are_utc() -> None:
+def test_times_are_iso_8601_with_their_offset() -> None:
     view = warning_view(_record("apply"), [_decided("apply")])
-    assert view["sent"] == datetime(2026, 9, 20, 5, 30, tzinfo=UTC).isoformat()
-    assert view["decisions"][0]["at"].endswith("+00:00")
+    assert view["sent"] == "2026-09-20T05:30:00+00:00"
+    assert view["decisions"][0]["at"] == "2026-09-20T05:30:00+00:00"
 
 
 def test_later_updates_and_cancels_are_the_effect_on_the_warning() -> None:
@@ -88,6 +88,6 @@ def test_later_updates_and_cancels_are_the_effect_on_the_warning() -> None:
         ("SH-2", "update"),
         ("SH-3", "cancel"),
     ]
-    at = datetime(2026, 9, 20, 5, 30, tzinfo=UTC).isoformat()
+    at = AT.isoformat()
     assert view["effect"] == f"updated by SH-2 at {at}; cancelled by SH-3 at {at}"
     assert view["warning"] == "SH-1"
