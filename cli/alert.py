@@ -29,7 +29,7 @@ from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
 from alerts.services import lookup_warning, record_rejection
 from cli.alerts_offline import register as register_offline
-from cli.exit import ExitCode
+from cli.exit import ExitCode, database_problem
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
 from plans.loader import load_plan
@@ -266,7 +266,7 @@ def cancel(
     try:
         found = asyncio.run(lookup())
     except Exception as exc:  # no traceback for a database that is down
-        _unreachable(f"cannot look up {reference!r}: {_db_problem(exc)}", as_json)
+        _unreachable(f"cannot look up {reference!r}: {database_problem(exc)}", as_json)
     if found is None:
         request = {"kind": "cancel", "references": [reference], "exercise": exercise}
         _reject(
@@ -313,7 +313,7 @@ def show(
     try:
         view = asyncio.run(go())
     except Exception as exc:
-        _unreachable(f"cannot look up {alert_id!r}: {_db_problem(exc)}", False)
+        _unreachable(f"cannot look up {alert_id!r}: {database_problem(exc)}", False)
     if view is None:
         typer.echo(f"no message {alert_id!r} has been recorded (yet)", err=True)
         if as_json:
@@ -341,8 +341,3 @@ def _view_lines(view: dict[str, Any]) -> list[str]:
     if view["effect"]:
         lines.append(f"  since then: {view['effect']}")
     return lines
-
-
-def _db_problem(exc: BaseException) -> str:
-    kind = "timed out" if isinstance(exc, TimeoutError) else exc.__class__.__name__
-    return f"the database cannot be reached ({kind}; TIDEGATE_DATABASE_URL)"

@@ -49,3 +49,9 @@ def exit_now(code: int | str | None) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code or 0)
+
+
+def database_problem(exc: BaseException) -> str:
+    """Why the database could not be read, in one line, without the URL (it holds a password)."""
+    kind = "timed out" if isinstance(exc, TimeoutError) else exc.__class__.__name__
+    return f"the database cannot be reached ({kind}); check TIDEGATE_DATABASE_URL"

@@ -30,7 +30,7 @@ from rich.console import Console
 from temporalio.service import RPCError, RPCStatusCode
 
 from alerts.decisions import standing
-from cli.exit import ExitCode
+from cli.exit import ExitCode, database_problem
 from cli.output import console as make_console
 from cli.output import table as make_table
 from config.errors import ConfigError
@@ -160,7 +160,7 @@ async def _gather(settings: Settings, include_closed: bool, now: datetime) -> li
             async with asyncio.timeout(DB_TIMEOUT), sessions() as session:
                 rows = await overview(session, include_closed=include_closed)
         except Exception as exc:
-            raise Unreachable(_db_problem(exc)) from None
+            raise Unreachable(f"{database_problem(exc)}; nothing is shown") from None
         client = await _connect(settings)
         boards = [
             Board(row, response_workflow_id(row.response.region, row.response.drill))
@@ -172,18 +172,10 @@ async def _gather(settings: Settings, include_closed: bool, now: datetime) -> li
                 for board in boards:
                     await _details(session, board)
         except Exception as exc:
-            raise Unreachable(_db_problem(exc)) from None
+            raise Unreachable(f"{database_problem(exc)}; nothing is shown") from None
         return boards
     finally:
         await engine.dispose()
-
-
-def _db_problem(exc: BaseException) -> str:
-    kind = "timed out" if isinstance(exc, TimeoutError) else exc.__class__.__name__
-    return (
-        f"cannot read the database ({kind}); nothing is shown. "
-        "Check TIDEGATE_DATABASE_URL, or start the stack with `make run`"
-    )
 
 
 async def _connect(settings: Settings) -> Client:
