@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from plans.lifecycle import TaskState, deadline, task_key
 from plans.model import Plan, Task
@@ -20,16 +21,30 @@ from workflows.types import TaskInput, Tracking
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from activities.messaging import PlanSource
+
+
+PLAN_UNKNOWN = "PlanUnknown"
+"""Error type of ``record_response`` when neither this worker nor the database knows the plan."""
+
 
 @dataclass(frozen=True)
 class RecordResponseInput:
-    """A response starting (or continuing as new) with the plan it pins."""
+    """A response starting (or continuing as new, or switching plans) with the plan it pins.
+
+    The plan goes by hash: the worker knows its own plan and the database every plan a response
+    ever pinned. Only when neither knows it (an intake or drill with another plan version) does
+    the workflow send the plan itself, once (``plan``).
+    """
 
     response_id: str
     region: str
     drill: bool
-    plan: Plan
+    plan_id: str
+    plan_version: str
+    plan_hash: str
     at: datetime
+    plan: Plan | None = None
 
 
 @dataclass(frozen=True)
@@ -144,15 +159,22 @@ def _encoded(tracking: Tracking | None) -> str | None:
 class RecordActivities:
     """Activities over an SQLAlchemy session factory (built once in ``worker.py``)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], plans: PlanSource) -> None:
         self._sessions = sessions
+        self._plans = plans
 
     @activity.defn
     async def record_response(self, inp: RecordResponseInput) -> None:
-        """Store the pinned plan and the response row."""
+        """Store the pinned plan (if new) and the response row."""
+        plan = inp.plan
+        if plan is None:
+            try:
+                plan = await self._plans.get(inp.plan_hash)
+            except LookupError as exc:
+                raise ApplicationError(str(exc), type=PLAN_UNKNOWN, non_retryable=True) from None
         async with self._sessions.begin() as session:
             await records.save_response(
-                session, inp.response_id, inp.region, inp.drill, inp.plan, inp.at
+                session, inp.response_id, inp.region, inp.drill, plan, inp.at
             )
 
     @activity.defn

@@ -281,7 +281,11 @@ class Bench:
             if len(status.tasks) >= self.expected:
                 break
             await asyncio.sleep(0.1)
-        history = await handle.fetch_history()
+        for _ in range(600):  # tracking starts beside the messages: wait until it is done
+            history = await handle.fetch_history()
+            if any(_activity_name(history, e) == "start_tracking" for e in history.events):
+                break
+            await asyncio.sleep(0.1)
         phases = phases_of(history)
         dispatches = sum(_activity_name(history, e) == "publish_tasks" for e in history.events)
         await settle(self.worker_pid)

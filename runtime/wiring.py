@@ -28,7 +28,7 @@ async def build_worker(rt: Runtime) -> Worker:
     """The Temporal worker with every workflow and activity tidegate has."""
     settings = rt.settings
     client = await rt.temporal()
-    records = RecordActivities(rt.sessions)
+    records = RecordActivities(rt.sessions, rt.plans)
     messaging = MessagingActivities(await rt.producer(), rt.plans, settings.topic)
     tracking = TrackingActivities(client, rt.sessions)
     return Worker(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 from workflows.calls import call
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         PublishTasksInput,
     )
     from activities.records import (
+        PLAN_UNKNOWN,
         RecordActivities,
         RecordLevelsInput,
         RecordResponseInput,
@@ -139,13 +141,25 @@ class ResponseWorkflow:
     # --- steps -----------------------------------------------------------------------------
 
     async def _record_start(self) -> None:
+        """Record the response and its plan, by hash; the whole plan only if nobody knows it."""
         inp = self._inputs()
-        await call(
-            RecordActivities.record_response,
-            RecordResponseInput(
-                self._s.response_id, inp.region, inp.drill, inp.plan, workflow.now()
-            ),
+        plan = inp.plan
+        record = RecordResponseInput(
+            self._s.response_id,
+            inp.region,
+            inp.drill,
+            plan.plan_id,
+            plan.version,
+            plan.content_hash,
+            workflow.now(),
         )
+        try:
+            await call(RecordActivities.record_response, record)
+        except ActivityError as err:
+            cause = err.cause
+            if not (isinstance(cause, ApplicationError) and cause.type == PLAN_UNKNOWN):
+                raise
+            await call(RecordActivities.record_response, dataclasses.replace(record, plan=plan))
 
     async def _wait_for_work(self) -> None:
         """Sleep until a warning arrives, a task closes, or the next warning expires."""

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         RecordEscalationInput,
         TaskTransitionInput,
     )
-    from plans.lifecycle import ANSWERS, UNANSWERED_STATES, TaskState, scaled
+    from plans.lifecycle import ANSWERS, UNANSWERED_STATES, TaskState, deadline, scaled
     from workflows.types import OPEN_STATES, AgencyEvent, TaskChange, TaskInput, TaskResult
 
 
@@ -79,8 +79,8 @@ class TaskWorkflow:
 
     async def _await_closure(self, inp: TaskInput) -> None:
         """Wait for completion, decline or stand-down, flagging a missed deadline once."""
-        deadline = inp.issued_at + self._scaled(inp, inp.task.deadline_minutes)
-        if not await self._handle_until(inp, deadline, self._closed):
+        due = deadline(inp.issued_at, inp.task.deadline_minutes, inp.time_scale)
+        if not await self._handle_until(inp, due, self._closed):
             await self._transition(inp, TaskState.OVERDUE, "deadline_missed")
         await self._handle_until(inp, None, self._closed)
 

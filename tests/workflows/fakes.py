@@ -9,6 +9,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.messaging import (
@@ -18,6 +19,7 @@ from activities.messaging import (
     PublishTasksInput,
 )
 from activities.records import (
+    PLAN_UNKNOWN,
     RecordEscalationInput,
     RecordLevelsInput,
     RecordResponseInput,
@@ -46,17 +48,23 @@ class Calls:
         return self.log.get(name, [])
 
 
-def fake_activities(calls: Calls, client: Client) -> list[Callable[..., Any]]:
+def fake_activities(
+    calls: Calls, client: Client, *, known_plans: tuple[str, ...] | None = None
+) -> list[Callable[..., Any]]:
     """Fakes for every activity the workflows call.
 
     Task workflows are real, so ``start_tracking`` really starts them (with ``client``), from
-    the tracking inputs ``record_tasks`` would have written to the rows.
+    the tracking inputs ``record_tasks`` would have written to the rows. With ``known_plans``,
+    ``record_response`` refuses a plan by hash that is not among them, as the real one does
+    when neither the worker nor the database knows it.
     """
     rows: dict[str, Tracking] = {}
 
     @activity.defn(name="record_response")
     async def record_response(inp: RecordResponseInput) -> None:
         calls.add("record_response", inp)
+        if known_plans is not None and inp.plan is None and inp.plan_hash not in known_plans:
+            raise ApplicationError("plan not recorded", type=PLAN_UNKNOWN, non_retryable=True)
 
     @activity.defn(name="record_levels")
     async def record_levels(inp: RecordLevelsInput) -> None:

@@ -246,3 +246,33 @@ async def test_state_survives_continue_as_new(harness: Harness) -> None:
     await harness.until(
         lambda s: next(v for v in s.tasks if v.task_id == first.task_id).state == "acknowledged"
     )
+
+
+async def test_the_plan_goes_by_hash_and_whole_only_to_a_worker_that_does_not_know_it(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    calls = Calls()
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=f"tq-{uuid.uuid4()}",
+        workflows=[ResponseWorkflow, TaskWorkflow],
+        activities=fake_activities(
+            calls, time_skipping_env.client, known_plans=(PLAN.content_hash,)
+        ),
+    ) as worker:
+        harness = Harness(time_skipping_env, calls, worker)
+        now = await harness.env.get_current_time()
+        await harness.send(alert("a1", now, Level.BLUE))
+        blue = expected_ids(PLAN, Level.BLUE)
+        await harness.until(lambda s: len(s.tasks) == len(blue))
+        assert harness.handle is not None
+        dropped = next(i for i in blue if i.startswith("media."))
+        newer = without_action(PLAN, dropped.split("@")[0], "2099.2")
+        assert await harness.handle.execute_update(ResponseWorkflow.apply_plan, newer) == "2099.2"
+        await harness.until(lambda s: s.plan_version == "2099.2")
+    sent = [(c.plan_hash, c.plan is not None) for c in calls.of("record_response")]
+    assert sent == [
+        (PLAN.content_hash, False),
+        (newer.content_hash, False),
+        (newer.content_hash, True),
+    ]
