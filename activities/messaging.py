@@ -9,7 +9,6 @@ idempotent, so broker-side retries add no copies either.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,15 +16,28 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from temporalio import activity
 
+from alerts.wire import (
+    EscalationMessage,
+    NoticeMessage,
+    Outbound,
+    StandDownMessage,
+    TaskMessage,
+    encode,
+)
 from plans import render
 from plans.lifecycle import deadline, task_key
-from plans.model import EscalationStep, Notice, Plan, Task
+from plans.model import (
+    Audience,
+    EscalationKind,
+    EscalationStep,
+    Notice,
+    Plan,
+    Recipient,
+    Task,
+)
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
-
-SCHEMA_VERSION = 1
-"""Version of the message contract in ``docs/messages.md``; bumped on incompatible change."""
 
 
 class PlanSource(Protocol):
@@ -129,33 +141,27 @@ def task_message(
     issued_at: datetime,
     dispatch: int = 1,
     time_scale: float = 1.0,
-) -> dict[str, Any]:
-    """The task message contract (see ``docs/messages.md``)."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "type": "task",
-        "task_id": task_key(response_id, task.id, dispatch),
-        "plan_task_id": task.id,
-        "dispatch": dispatch,
-        "response_id": response_id,
-        "agency": task.agency,
-        "action_id": task.action_id,
-        "area": task.area,
-        "asset": task.asset,
-        "hazard": str(task.hazard),
-        "response_level": str(task.response_level),
-        "issued_at": issued_at.isoformat(),
-        "deadline": deadline(issued_at, task.deadline_minutes, time_scale).isoformat(),
-        "ack_timeout_minutes": task.ack_timeout_minutes,
-        "instructions": render.render_task(plan, task),
-        "drill": drill,
-        "plan_id": plan.plan_id,
-        "plan_version": plan.version,
-    }
-
-
-def _encode(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, ensure_ascii=False, sort_keys=True).encode()
+) -> TaskMessage:
+    """The task message for one dispatch of ``task`` (contract: :class:`TaskMessage`)."""
+    return TaskMessage(
+        task_id=task_key(response_id, task.id, dispatch),
+        plan_task_id=task.id,
+        dispatch=dispatch,
+        response_id=response_id,
+        agency=task.agency,
+        action_id=task.action_id,
+        area=task.area,
+        asset=task.asset,
+        hazard=task.hazard,
+        response_level=task.response_level,
+        issued_at=issued_at,
+        deadline=deadline(issued_at, task.deadline_minutes, time_scale),
+        ack_timeout_minutes=task.ack_timeout_minutes,
+        instructions=render.render_task(plan, task),
+        drill=drill,
+        plan_id=plan.plan_id,
+        plan_version=plan.version,
+    )
 
 
 class MessagingActivities:
@@ -166,11 +172,11 @@ class MessagingActivities:
         self._plans = plans
         self._topic = topic
 
-    async def _send_all(self, messages: list[tuple[str, str, dict[str, Any]]]) -> None:
-        """Send (topic, key, body) messages and wait until the broker has every one."""
+    async def _send_all(self, messages: list[tuple[str, str, Outbound]]) -> None:
+        """Send (topic, key, message) triples and wait until the broker has every one."""
         pending: list[Awaitable[Any]] = [
-            await self._producer.send(topic, _encode(body), key=key.encode())
-            for topic, key, body in messages
+            await self._producer.send(topic, encode(message), key=key.encode())
+            for topic, key, message in messages
         ]
         await asyncio.gather(*pending)
 
@@ -187,8 +193,8 @@ class MessagingActivities:
         ]
         await self._send_all(
             [
-                (self._topic(f"tasks.{task.agency}", drill=inp.drill), body["task_id"], body)
-                for task, body in zip(inp.tasks, messages, strict=True)
+                (self._topic(f"tasks.{task.agency}", drill=inp.drill), message.task_id, message)
+                for task, message in zip(inp.tasks, messages, strict=True)
             ]
         )
         return len(inp.tasks)
@@ -203,17 +209,15 @@ class MessagingActivities:
                 (
                     self._topic(f"tasks.{task.agency}", drill=inp.drill),
                     task_id,
-                    {
-                        "schema_version": SCHEMA_VERSION,
-                        "type": "stand_down",
-                        "task_id": task_id,
-                        "response_id": inp.response_id,
-                        "agency": task.agency,
-                        "action_id": task.action_id,
-                        "at": inp.at.isoformat(),
-                        "drill": inp.drill,
-                        "plan_version": plan.version,
-                    },
+                    StandDownMessage(
+                        task_id=task_id,
+                        response_id=inp.response_id,
+                        agency=task.agency,
+                        action_id=task.action_id,
+                        at=inp.at,
+                        drill=inp.drill,
+                        plan_version=plan.version,
+                    ),
                 )
                 for task, task_id in zip(inp.tasks, ids, strict=True)
             ]
@@ -223,22 +227,21 @@ class MessagingActivities:
     async def publish_escalation(self, inp: PublishEscalationInput) -> None:
         """Send one step of the 三单联动 chain to ``escalations``."""
         plan = await self._plans.get(inp.plan_hash)
-        body = {
-            "schema_version": SCHEMA_VERSION,
-            "type": "escalation",
-            "escalation_id": f"{inp.task_id}#esc{inp.step_index}",
-            "task_id": inp.task_id,
-            "response_id": inp.response_id,
-            "agency": inp.task.agency,
-            "area": inp.task.area,
-            "kind": inp.step.kind,
-            "to": inp.step.to,
-            "at": inp.at.isoformat(),
-            "text": render.render_escalation(plan, inp.task, inp.step),
-            "drill": inp.drill,
-            "plan_version": plan.version,
-        }
-        await self._send_all([(self._topic("escalations", drill=inp.drill), inp.task_id, body)])
+        message = EscalationMessage(
+            escalation_id=f"{inp.task_id}#esc{inp.step_index}",
+            task_id=inp.task_id,
+            response_id=inp.response_id,
+            agency=inp.task.agency,
+            area=inp.task.area,
+            kind=EscalationKind(inp.step.kind),
+            to=Recipient(inp.step.to),
+            at=inp.at,
+            text=render.render_escalation(plan, inp.task, inp.step),
+            drill=inp.drill,
+            plan_version=plan.version,
+        )
+        topic = self._topic("escalations", drill=inp.drill)
+        await self._send_all([(topic, inp.task_id, message)])
 
     @activity.defn
     async def publish_notices(self, inp: PublishNoticesInput) -> None:
@@ -249,18 +252,16 @@ class MessagingActivities:
                 (
                     self._topic("notices", drill=inp.drill),
                     f"{inp.response_id}/{notice.id}",
-                    {
-                        "schema_version": SCHEMA_VERSION,
-                        "type": "notice",
-                        "notice_id": f"{inp.response_id}/{notice.id}",
-                        "response_id": inp.response_id,
-                        "audience": notice.audience,
-                        "area": notice.area,
-                        "at": inp.at.isoformat(),
-                        "text": render.render_notice(plan, notice),
-                        "drill": inp.drill,
-                        "plan_version": plan.version,
-                    },
+                    NoticeMessage(
+                        notice_id=f"{inp.response_id}/{notice.id}",
+                        response_id=inp.response_id,
+                        audience=Audience(notice.audience),
+                        area=notice.area,
+                        at=inp.at,
+                        text=render.render_notice(plan, notice),
+                        drill=inp.drill,
+                        plan_version=plan.version,
+                    ),
                 )
                 for notice in inp.notices
             ]

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
+from alerts import wire
 from alerts.kafka import KafkaIntake, Refused
 from workflows.tracking import AnswerRoute, Unanswerable, answer_task
 from workflows.types import AgencyEvent
@@ -28,21 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tidegate.intake")
 
-KINDS = ("acknowledge", "progress", "complete", "decline")
-MAX_EVENT_BYTES = 64 * 1024
-MAX_TASK_ID_CHARS = 300
-"""A task id is ``<response id>/<plan task id>``; the ``tasks`` table keys it in 300 chars."""
-MAX_BY_CHARS = 200
-"""Who answered: a team, desk or person, one line."""
-MAX_NOTE_CHARS = 2000
-"""A note or a decline's reason: a few sentences; newlines and tabs allowed."""
-
-# Refused at the edge: what is valid JSON but cannot travel further. Lone surrogates (JSON
-# "\ud800" escapes) cannot be encoded as UTF-8 for a workflow id or a database row,
-# PostgreSQL text cannot hold NUL, and control characters have no place in an id or a name.
-_ID_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f\ud800-\udfff]")
-_LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
-_NOTE_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+MAX_EVENT_BYTES = wire.MAX_ANSWER_BYTES
+MAX_TASK_ID_CHARS = wire.MAX_TASK_ID_CHARS
+MAX_BY_CHARS = wire.MAX_BY_CHARS
+MAX_NOTE_CHARS = wire.MAX_NOTE_CHARS
 
 
 @dataclass(frozen=True)
@@ -54,29 +45,25 @@ class TaskEvent:
 
 
 def parse_event(payload: bytes) -> TaskEvent:
-    """Validate an agency event; raises :class:`Refused` naming what is wrong.
+    """Validate an agency event (:class:`alerts.wire.AgencyAnswer`, ``docs/messages.md``).
 
-    Fields (see ``docs/messages.md``): ``task_id`` (1-300 characters, ``<response id>/<plan
-    task id>``, no whitespace or control characters), ``kind`` (one of :data:`KINDS`), ``by``
-    (optional, one line of at most 200 characters), ``reason`` or ``note`` (optional, at most
-    2,000 characters; a decline needs one). Other keys are ignored, but the whole document must
-    be plain JSON: no duplicate keys, ``NaN``/``Infinity``, oversized numbers or absurd nesting.
+    The whole document must be plain JSON of at most :data:`MAX_EVENT_BYTES`: no duplicate
+    keys, ``NaN``/``Infinity``, oversized numbers or absurd nesting, even in keys that are
+    otherwise ignored.
+
+    Raises:
+        Refused: Naming what is wrong.
     """
     if len(payload) > MAX_EVENT_BYTES:
         raise Refused(f"event is {len(payload)} bytes, over the {MAX_EVENT_BYTES} byte limit")
     data = _load(payload)
-    if not isinstance(data, dict):
-        raise Refused("an event must be a JSON object")
-    task_id, kind = _task_id(data.get("task_id")), data.get("kind")
-    if kind not in KINDS:
-        raise Refused(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
-    by = _string(data, "by", MAX_BY_CHARS, _LINE_FORBIDDEN)
-    note = _string(data, "reason", MAX_NOTE_CHARS, _NOTE_FORBIDDEN) or _string(
-        data, "note", MAX_NOTE_CHARS, _NOTE_FORBIDDEN
+    try:
+        answer = wire.AgencyAnswer.model_validate(data)
+    except ValidationError as exc:
+        raise Refused(wire.answer_problem(exc, data)) from None
+    return TaskEvent(
+        answer.task_id, AgencyEvent(kind=answer.kind, by=answer.by or "", note=answer.said)
     )
-    if kind == "decline" and not note.strip():
-        raise Refused("reason: a decline must say why")
-    return TaskEvent(task_id, AgencyEvent(kind=kind, by=by, note=note))
 
 
 def _load(payload: bytes) -> object:
@@ -105,33 +92,6 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 def _no_constant(name: str) -> object:
     raise Refused(f"not UTF-8 JSON: {name} is not allowed")
-
-
-def _task_id(value: object) -> str:
-    if not isinstance(value, str) or "/" not in value:
-        raise Refused("task_id: missing or not a task id (<response id>/<plan task id>)")
-    if len(value) > MAX_TASK_ID_CHARS:
-        raise Refused(f"task_id: {len(value)} characters, over {MAX_TASK_ID_CHARS}")
-    bad = _ID_FORBIDDEN.search(value)
-    if bad:
-        raise Refused(
-            f"task_id: contains {bad.group()!r}; whitespace and control characters are not allowed"
-        )
-    return value
-
-
-def _string(data: dict[str, object], key: str, limit: int, forbidden: re.Pattern[str]) -> str:
-    value = data.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Refused(f"{key}: must be a string, got {type(value).__name__}")
-    if len(value) > limit:
-        raise Refused(f"{key}: {len(value)} characters, over {limit}")
-    bad = forbidden.search(value)
-    if bad:
-        raise Refused(f"{key}: contains {bad.group()!r}, which is not allowed")
-    return value
 
 
 async def deliver(route: AnswerRoute, event: TaskEvent) -> None:

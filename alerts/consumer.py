@@ -11,7 +11,6 @@ takes longer than ``Settings.decision_wait_seconds``. The wait runs beside the c
 
 from __future__ import annotations
 
-import json
 import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -20,6 +19,7 @@ from alerts.decisions import DecisionReport, DecisionWatch, lookup_hint
 from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
 from alerts.kafka import KafkaIntake, Refused
+from alerts.wire import DecisionRecord, encode
 from workflows.starters import submit
 
 if TYPE_CHECKING:
@@ -93,14 +93,13 @@ class AlertConsumer(KafkaIntake):
 
     async def _publish_decision(self, report: DecisionReport) -> None:
         """One decision record, keyed by the alert's id."""
-        body = {
-            "schema_version": 1,
-            "type": "decision",
-            **report.to_json(),
-            "lookup": lookup_hint(report.alert_id),
-        }
         await self._producer.send_and_wait(
-            self._decision_topic,
-            json.dumps(body, ensure_ascii=False).encode(),
-            key=report.alert_id.encode(),
+            self._decision_topic, encode(decision_record(report)), key=report.alert_id.encode()
         )
+
+
+def decision_record(report: DecisionReport) -> DecisionRecord:
+    """The record of ``report`` on ``tidegate.alerts.decisions``: what every channel reports
+    (:meth:`DecisionReport.to_json`), and where the decision that stands can be looked up."""
+    body = {**report.to_json(), "lookup": lookup_hint(report.alert_id)}
+    return DecisionRecord.model_validate(body, strict=False)  # to_json's times are strings

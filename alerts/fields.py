@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from alerts.errors import AlertRejected
@@ -15,54 +16,92 @@ _ID_FORBIDDEN = re.compile(r"[\s,<&\x00-\x1f\x7f\ud800-\udfff]")
 _LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 # Lone surrogates can arrive through JSON "\ud800" escapes; they cannot be encoded later.
 _TEXT_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-_EARLIEST_YEAR = 1990
-_LATEST_YEAR = 2199
+EARLIEST_YEAR = 1990
+LATEST_YEAR = 2199
+
+
+@dataclass(frozen=True)
+class Text:
+    """What one kind of string may hold, and how a refusal says what is wrong.
+
+    Checked in this order: empty, length, forbidden characters. The CAP parser (through
+    :func:`identifier`, :func:`line` and :func:`text`) and the JSON contracts of
+    :mod:`alerts.wire` check with the same rules, so the formats cannot drift apart.
+    """
+
+    max_chars: int | None = None
+    """The longest value allowed, in characters; ``None``: no limit."""
+    forbidden: re.Pattern[str] | None = None
+    """Characters the value must not contain."""
+    non_empty: bool = False
+    """Whether ``""`` is refused."""
+    too_long: str = "is {n} characters, over {limit}"
+    """How an over-long value is reported (``{n}``: its length, ``{limit}``: the maximum)."""
+    bad_char: str = "contains control character {bad!r}"
+    """How a forbidden character is reported (``{bad}``; ``{value}``: the first 80 chars)."""
+
+    def problem(self, value: str) -> str | None:
+        """Why ``value`` breaks this rule, or ``None`` if it keeps it."""
+        if self.non_empty and not value:
+            return "must not be empty"
+        if self.max_chars is not None and len(value) > self.max_chars:
+            return self.too_long.format(n=len(value), limit=self.max_chars)
+        bad = self.forbidden.search(value) if self.forbidden is not None else None
+        if bad:
+            return self.bad_char.format(value=value[:80], bad=bad.group())
+        return None
+
+    def check(self, value: str, *, field: str) -> str:
+        """Return ``value`` if it keeps this rule.
+
+        Raises:
+            AlertRejected: It does not, naming ``field``.
+        """
+        problem = self.problem(value)
+        if problem is not None:
+            raise AlertRejected(problem, field=field)
+        return value
+
+
+IDENTIFIER = Text(
+    max_chars=MAX_ID_CHARS,
+    forbidden=_ID_FORBIDDEN,
+    non_empty=True,
+    bad_char="{value!r} contains {bad!r}; spaces, commas, '<', '&' and control characters "
+    "are not allowed",
+)
+"""An id (or CAP sender): 1-256 chars, no spaces, commas, ``<``, ``&`` or controls.
+
+These are CAP 1.2's rules for ``identifier`` and ``sender``. JSON ids follow them too, because
+ids end up in CAP ``references`` and in workflow ids.
+"""
+LINE = Text(max_chars=MAX_LINE_CHARS, forbidden=_LINE_FORBIDDEN)
+"""Single-line text (a JSON sender, a headline): no control characters, bounded."""
+TEXT = Text(forbidden=_TEXT_FORBIDDEN)
+"""Free text (a description): newlines and tabs allowed, other controls not."""
 
 
 def identifier(value: str, *, field: str) -> str:
-    """Check an id (or CAP sender): 1-256 chars, no spaces, commas, ``<``, ``&`` or controls.
-
-    These are CAP 1.2's rules for ``identifier`` and ``sender``. JSON ids follow them too,
-    because ids end up in CAP ``references`` and in workflow ids.
-    """
-    if not value:
-        raise AlertRejected("must not be empty", field=field)
-    if len(value) > MAX_ID_CHARS:
-        raise AlertRejected(f"is {len(value)} characters, over {MAX_ID_CHARS}", field=field)
-    bad = _ID_FORBIDDEN.search(value)
-    if bad:
-        raise AlertRejected(
-            f"{value[:80]!r} contains {bad.group()!r}; spaces, commas, '<', '&' and control "
-            "characters are not allowed",
-            field=field,
-        )
-    return value
+    """Check an id (or CAP sender) against :data:`IDENTIFIER`."""
+    return IDENTIFIER.check(value, field=field)
 
 
 def line(value: str, *, field: str) -> str:
-    """Check single-line text (a JSON sender, a headline): no control characters, bounded."""
-    if len(value) > MAX_LINE_CHARS:
-        raise AlertRejected(f"is {len(value)} characters, over {MAX_LINE_CHARS}", field=field)
-    bad = _LINE_FORBIDDEN.search(value)
-    if bad:
-        raise AlertRejected(f"contains control character {bad.group()!r}", field=field)
-    return value
+    """Check single-line text (a headline, a CAP event) against :data:`LINE`."""
+    return LINE.check(value, field=field)
 
 
 def text(value: str, *, field: str) -> str:
-    """Check free text (a description): newlines and tabs allowed, other controls not."""
-    bad = _TEXT_FORBIDDEN.search(value)
-    if bad:
-        raise AlertRejected(f"contains control character {bad.group()!r}", field=field)
-    return value
+    """Check free text (a description) against :data:`TEXT`."""
+    return TEXT.check(value, field=field)
 
 
 def aware(moment: datetime, *, field: str, original: str) -> datetime:
     """Require a timezone and a plausible year (so UTC conversion can never overflow)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise AlertRejected(f"{original!r} has no timezone offset", field=field)
-    if not _EARLIEST_YEAR <= moment.year <= _LATEST_YEAR:
-        raise AlertRejected(f"{original!r} is outside {_EARLIEST_YEAR}-{_LATEST_YEAR}", field=field)
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise AlertRejected(f"{original!r} is outside {EARLIEST_YEAR}-{LATEST_YEAR}", field=field)
     return moment
 
 

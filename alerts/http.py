@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field
 from alerts.errors import AlertRejected, RejectCode
 from alerts.intake import DEFAULT_MAX_BYTES, PayloadFormat, check_size, parse_alert
 from alerts.outage import is_outage, refusal_reason
+from alerts.wire import AlertDocument
 from plans.model import Plan
 from plans.warning import Alert, Route
 
@@ -114,41 +115,6 @@ class OnReject(Protocol):
 
 async def _ignore_rejection(raw: bytes, reason: str, channel: str) -> None:
     return None
-
-
-class AlertDocument(BaseModel):
-    """The JSON form of a warning (schema for the docs; validation is ``alerts.parse_json``)."""
-
-    id: str = Field(description="Unique message id: no spaces, commas, '<' or '&'.")
-    sender: str = Field(description="Issuer, e.g. 上海中心气象台.")
-    sent: str = Field(description="ISO 8601 time with offset, e.g. 2024-09-20T05:30:00+08:00.")
-    status: str = Field(description="actual | exercise (routed as a drill) | test (ignored).")
-    kind: str = Field(description="alert | update | cancel.")
-    references: list[str] = Field(
-        default=[], description="Ids this update or cancel applies to; required for those."
-    )
-    hazard: str = Field(description="wind | rainstorm | tide | flood (typhoon, gale = wind).")
-    level: str = Field(description="blue | yellow | orange | red (also 蓝色 ... 红色, Ⅳ ... Ⅰ).")
-    areas: list[str] = Field(description="District names (中文 or English) or citywide.")
-    headline: str = ""
-    description: str = ""
-    expires: str | None = Field(default=None, description="ISO 8601 time with offset, or null.")
-
-
-EXAMPLE = {
-    "id": "SH-MET-2024-0920-RS-001",
-    "sender": "上海中心气象台",
-    "sent": "2024-09-20T05:30:00+08:00",
-    "status": "actual",
-    "kind": "alert",
-    "references": [],
-    "hazard": "rainstorm",
-    "level": "blue",
-    "areas": ["浦东新区", "Minhang"],
-    "headline": "上海中心气象台发布暴雨蓝色预警信号",
-    "description": "预计未来6小时内将出现6小时累积雨量50毫米以上的降水。",
-    "expires": "2024-09-20T17:30:00+08:00",
-}
 
 
 class Accepted(BaseModel):
@@ -396,7 +362,7 @@ def _request_body() -> dict[str, Any]:
             "content": {
                 "application/json": {
                     "schema": AlertDocument.model_json_schema(),
-                    "example": EXAMPLE,
+                    "example": AlertDocument.example,
                 },
                 "application/cap+xml": xml,
                 "application/xml": xml,

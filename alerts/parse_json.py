@@ -1,27 +1,23 @@
 """The JSON form of a warning (CLI, HTTP and Kafka), parsed strictly.
 
-The form uses exactly the :class:`~plans.warning.Alert` field names, minus ``raw`` (tidegate keeps
-the payload itself); see ``docs/alerts.md`` for an example. Strict means: unknown or duplicate
-keys, wrong types, ``NaN``, naive timestamps and unknown hazards, levels or areas are all
-rejected with the field named, because a warning that was misread is worse than one refused.
+The form is :class:`alerts.wire.AlertDocument`: it validates every field, and
+``docs/alerts.md`` shows its field table. Strict means: unknown or duplicate keys, wrong
+types, ``NaN``, naive timestamps and unknown hazards, levels or areas are all rejected with the
+field named, because a warning that was misread is worse than one refused.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from alerts import fields, vocabulary
+from pydantic import ValidationError
+
+from alerts import vocabulary
 from alerts.errors import AlertRejected, RejectCode
+from alerts.wire import AlertDocument, alert_problem
 from plans.model import Plan
-from plans.warning import Alert, Kind, Status
-
-_E = TypeVar("_E", Kind, Status)
-
-REQUIRED = ("id", "sender", "sent", "status", "kind", "hazard", "level", "areas")
-OPTIONAL = ("references", "headline", "description", "expires")
-_KNOWN = frozenset(REQUIRED + OPTIONAL)
+from plans.warning import Alert
 
 
 def parse_json(text: str, plan: Plan) -> Alert:
@@ -38,41 +34,24 @@ def parse_json(text: str, plan: Plan) -> Alert:
         AlertRejected: For any syntax or schema problem.
     """
     data = _load(text)
-    if not isinstance(data, dict):
-        raise AlertRejected(f"expected a JSON object, got {type(data).__name__}", None)
-    if "raw" in data:
-        raise AlertRejected("is filled in by tidegate and must not be sent", field="raw")
-    unknown = sorted(set(data) - _KNOWN)
-    if unknown:
-        raise AlertRejected(f"unknown field(s) {', '.join(map(repr, unknown))}", field=unknown[0])
-    for key in REQUIRED:
-        if key not in data:
-            raise AlertRejected("required field is missing", field=key)
-    return _build(data, text, plan)
-
-
-def _build(data: dict[str, Any], text: str, plan: Plan) -> Alert:
-    alert_id = fields.identifier(_string(data, "id"), field="id")
-    kind = _enum(Kind, data, "kind")
-    sent = _time(data, "sent")
-    expires = _time(data, "expires") if data.get("expires") is not None else None
-    fields.expiry_after_sent(sent, expires)
-    refs = [fields.identifier(r, field="references") for r in _strings(data, "references")]
+    try:
+        document = AlertDocument.model_validate(data)
+    except ValidationError as exc:
+        field, reason = alert_problem(exc, data)
+        raise AlertRejected(reason, field) from None
     return Alert(
-        id=alert_id,
-        sender=fields.line(_required(data, "sender"), field="sender"),
-        sent=sent,
-        status=_enum(Status, data, "status"),
-        kind=kind,
-        references=fields.references(
-            refs, own_id=alert_id, kind_needs_them=kind != Kind.ALERT, field="references"
-        ),
-        hazard=vocabulary.hazard(_string(data, "hazard"), plan, field="hazard"),
-        level=vocabulary.level(_string(data, "level"), plan, field="level"),
-        areas=vocabulary.areas(_strings(data, "areas"), plan, field="areas"),
-        headline=fields.line(_string(data, "headline", default=""), field="headline"),
-        description=fields.text(_string(data, "description", default=""), field="description"),
-        expires=expires,
+        id=document.id,
+        sender=document.sender,
+        sent=document.sent,
+        status=document.status,
+        kind=document.kind,
+        references=tuple(document.references),
+        hazard=vocabulary.hazard(document.hazard, plan, field="hazard"),
+        level=vocabulary.level(document.level, plan, field="level"),
+        areas=vocabulary.areas(document.areas, plan, field="areas"),
+        headline=document.headline or "",
+        description=document.description or "",
+        expires=document.expires,
         raw=text,
     )
 
@@ -100,48 +79,3 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise AlertRejected(f"invalid JSON: {name} is not allowed", code=RejectCode.SYNTAX)
-
-
-def _string(data: dict[str, Any], key: str, *, default: str | None = None) -> str:
-    value = data.get(key, default)
-    if value is None and default is not None:
-        return default
-    if not isinstance(value, str):
-        raise AlertRejected(f"must be a string, got {_type(value)}", field=key)
-    return value.strip()
-
-
-def _required(data: dict[str, Any], key: str) -> str:
-    value = _string(data, key)
-    if not value:
-        raise AlertRejected("must not be empty", field=key)
-    return value
-
-
-def _strings(data: dict[str, Any], key: str) -> list[str]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise AlertRejected(f"must be a list of strings, got {_type(value)}", field=key)
-    return [v.strip() for v in value]
-
-
-def _enum(enum: type[_E], data: dict[str, Any], key: str) -> _E:
-    value = _string(data, key)
-    try:
-        return enum(value.lower())
-    except ValueError:
-        allowed = ", ".join(m.value for m in enum)
-        raise AlertRejected(f"{value[:40]!r} is not one of {allowed}", field=key) from None
-
-
-def _time(data: dict[str, Any], key: str) -> datetime:
-    value = _string(data, key)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise AlertRejected(f"{value[:60]!r} is not an ISO 8601 timestamp", field=key) from None
-    return fields.aware(moment, field=key, original=value)
-
-
-def _type(value: object) -> str:
-    return "null" if value is None else type(value).__name__

@@ -113,3 +113,16 @@ def test_fuzzed_events_either_travel_everywhere_or_are_refused(payload: bytes) -
 def test_every_field_refuses_what_it_cannot_carry(value: str, field: str) -> None:
     body = {"task_id": "x/y", "kind": "decline", "reason": "why"} | {field: value}
     check(edge_json(body))
+
+
+@pytest.mark.parametrize(
+    ("note", "reason"),
+    [("a\x00b", r"note: contains '\\x00'"), ("n" * 2001, "note: 2001 characters, over 2000")],
+)
+def test_a_note_is_held_to_its_bounds_even_beside_a_reason(note: str, reason: str) -> None:
+    """``docs/messages.md`` bounds ``reason`` and ``note`` alike: a bad ``note`` beside a good
+    ``reason`` used to pass unchecked (and unread); the contract refuses it like any field."""
+    body = {"task_id": "x/y", "kind": "decline", "reason": "no staff", "note": note}
+    with pytest.raises(Refused, match=f"^{reason}"):
+        parse_event(edge_json(body))
+    assert check(edge_json(body | {"note": "see the log"})) is not None
