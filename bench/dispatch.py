@@ -65,6 +65,7 @@ from plans.loader import load_plan
 from plans.model import CITYWIDE, ActiveWarning, Hazard, Level, Plan
 from plans.rules import respond
 from plans.warning import Alert, Kind, Status
+from runtime.services import Runtime
 from workflows.response import ResponseWorkflow
 from workflows.starters import response_workflow_id, submit
 
@@ -413,9 +414,9 @@ def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
 
 async def benchmark(runs: int, warmup: int, profile: Path | None) -> dict[str, Any]:
     plan = load_plan()
-    async with scratch_stack() as scratch:
+    async with scratch_stack() as scratch, Runtime(scratch.settings, plan=plan) as rt:
         settings = scratch.settings
-        client = await Client.connect(settings.temporal_address)
+        client = await rt.temporal()
         log_path = settings.data_dir / "worker.log"
         popen = await start_worker(settings, client, log_path)
         sampler = RssSampler(popen.pid)

@@ -38,12 +38,11 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import select
-from temporalio.client import Client
 
 from bench.dispatch import start_worker
-from config.settings import ROOT, Settings
+from config.settings import ROOT
 from devstack.scratch import scratch_stack
-from store.db import create_engine, session_maker
+from runtime.services import Runtime
 from store.models import WarningRecord
 
 log = logging.getLogger("bench")
@@ -113,11 +112,10 @@ class Burst:
 
 
 class Bench:
-    def __init__(self, settings: Settings) -> None:
-        self.s = settings
-        self.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
-        self.engine = create_engine(settings.db_url)
-        self.sessions = session_maker(self.engine)
+    def __init__(self, rt: Runtime) -> None:
+        self.s = rt.settings
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.s.kafka_bootstrap, linger_ms=5)
+        self.sessions = rt.sessions
 
     async def send(self, topic: str, payloads: list[bytes]) -> None:
         for payload in payloads:
@@ -173,11 +171,11 @@ class Bench:
 
 
 async def benchmark(count: int) -> dict[str, Any]:
-    async with scratch_stack() as scratch:
+    async with scratch_stack() as scratch, Runtime(scratch.settings) as rt:
         settings = scratch.settings
-        client = await Client.connect(settings.temporal_address)
+        client = await rt.temporal()
         popen = await start_worker(settings, client, settings.data_dir / "worker.log")
-        bench = Bench(settings)
+        bench = Bench(rt)
         await bench.producer.start()
         try:
             await bench.lone_warning()  # warm-up: the consumer has joined its group
@@ -190,7 +188,6 @@ async def benchmark(count: int) -> dict[str, Any]:
             )
         finally:
             await bench.producer.stop()
-            await bench.engine.dispose()
             popen.terminate()
             popen.wait(30)
     bursts = [alerts, malformed, unknown]

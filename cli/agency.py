@@ -27,9 +27,7 @@ from cli.listen import listen as listen_quietly
 from config.errors import ConfigError
 from config.settings import load_settings
 from plans.loader import load_plan
-from runtime.services import connect_temporal
-from store.db import create_engine, session_maker
-from workflows.tracking import AnswerRoute
+from runtime.services import Runtime, run_with
 
 app = typer.Typer(help="Acknowledge, complete or decline tasks; watch an agency's queue.")
 
@@ -41,19 +39,9 @@ def _send(task_id: str, kind: str, by: str, reason: str = "", as_json: bool = Fa
     settings = load_settings()
     body = {"task_id": task_id, "kind": kind, "by": by, "reason": reason}
 
-    async def go() -> None:
+    async def go(rt: Runtime) -> None:
         event = parse_event(json.dumps(body).encode())
-        engine = create_engine(settings.db_url)
-        try:
-            route = AnswerRoute(
-                await connect_temporal(settings),
-                session_maker(engine),
-                settings.task_queue,
-                drill=False,
-            )
-            await deliver(route, event)
-        finally:
-            await engine.dispose()
+        await deliver(await rt.answers(drill=False), event)
 
     def done(result: str, detail: str, code: ExitCode) -> NoReturn:
         if as_json:
@@ -66,7 +54,7 @@ def _send(task_id: str, kind: str, by: str, reason: str = "", as_json: bool = Fa
         raise typer.Exit(code)
 
     try:
-        asyncio.run(go())
+        run_with(settings, go)
     except Refused as exc:
         done("rejected", exc.reason, ExitCode.REJECTED)
     except ConfigError as exc:  # Temporal unreachable

@@ -35,8 +35,7 @@ from config.settings import Settings, load_settings
 from plans.loader import load_plan
 from plans.model import Plan
 from plans.warning import Alert
-from runtime.services import connect_temporal
-from store.db import create_engine, session_maker
+from runtime.services import Runtime, run_with
 from store.queries import warning as find_warning
 
 app = typer.Typer(
@@ -106,7 +105,7 @@ def _reject(
     """Print why, record it (best effort), exit 1."""
     typer.echo(f"{prefix} {reason}", err=True)
     try:
-        asyncio.run(_record(settings, payload, reason))
+        run_with(settings, lambda rt: _record(rt, payload, reason))
     except Exception as exc:  # the reason is out; a dead database must not hide it
         typer.echo(f"(rejection not recorded: {exc.__class__.__name__}: {exc})"[:300], err=True)
     if as_json:
@@ -114,30 +113,20 @@ def _reject(
     raise typer.Exit(ExitCode.REJECTED)
 
 
-async def _record(settings: Settings, payload: bytes, reason: str) -> None:
-    engine = create_engine(settings.db_url)
-    try:
-        sessions = session_maker(engine)
-        async with asyncio.timeout(RECORD_TIMEOUT):
-            await record_rejection(sessions, CHANNEL, payload, reason)
-    finally:
-        await engine.dispose()
+async def _record(rt: Runtime, payload: bytes, reason: str) -> None:
+    async with asyncio.timeout(RECORD_TIMEOUT):
+        await record_rejection(rt.sessions, CHANNEL, payload, reason)
 
 
 def _route(settings: Settings, plan: Plan, alert: Alert, as_json: bool, wait: float) -> NoReturn:
-    async def go() -> DecisionReport:
-        client = await connect_temporal(settings)
-        engine = create_engine(settings.db_url)
-        try:
-            sessions = session_maker(engine)
-            return await hand_over(
-                client, sessions, settings.task_queue, settings.region, plan, alert, wait
-            )
-        finally:
-            await engine.dispose()
+    async def go(rt: Runtime) -> DecisionReport:
+        client = await rt.temporal()
+        return await hand_over(
+            client, rt.sessions, settings.task_queue, settings.region, plan, alert, wait
+        )
 
     try:
-        got = asyncio.run(go())
+        got = run_with(settings, go)
     except ConfigError as exc:  # Temporal unreachable: say so, no traceback
         _unreachable(f"{exc}; the warning was NOT sent", as_json, alert)
     except Exception as exc:
@@ -254,17 +243,13 @@ def cancel(
     """Lift a warning; tasks the plan stands down are stood down."""
     settings = load_settings()
 
-    async def lookup() -> tuple[str, str, list[str]] | None:
-        engine = create_engine(settings.db_url)
-        try:
-            async with asyncio.timeout(LOOKUP_TIMEOUT), session_maker(engine)() as session:
-                found = await find_warning(session, reference)
-                return (found.hazard, found.level, list(found.areas)) if found else None
-        finally:
-            await engine.dispose()
+    async def lookup(rt: Runtime) -> tuple[str, str, list[str]] | None:
+        async with asyncio.timeout(LOOKUP_TIMEOUT), rt.sessions() as session:
+            found = await find_warning(session, reference)
+            return (found.hazard, found.level, list(found.areas)) if found else None
 
     try:
-        found = asyncio.run(lookup())
+        found = run_with(settings, lookup)
     except Exception as exc:  # no traceback for a database that is down
         _unreachable(f"cannot look up {reference!r}: {database_problem(exc)}", as_json)
     if found is None:
@@ -302,16 +287,12 @@ def show(
     """
     settings = load_settings()
 
-    async def go() -> dict[str, Any] | None:
-        engine = create_engine(settings.db_url)
-        try:
-            async with asyncio.timeout(LOOKUP_TIMEOUT):
-                return await lookup_warning(session_maker(engine), alert_id)
-        finally:
-            await engine.dispose()
+    async def go(rt: Runtime) -> dict[str, Any] | None:
+        async with asyncio.timeout(LOOKUP_TIMEOUT):
+            return await lookup_warning(rt.sessions, alert_id)
 
     try:
-        view = asyncio.run(go())
+        view = run_with(settings, go)
     except Exception as exc:
         _unreachable(f"cannot look up {alert_id!r}: {database_problem(exc)}", False)
     if view is None:

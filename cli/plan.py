@@ -7,7 +7,6 @@ message and exit status 1, never a traceback; ``--json`` prints exactly one JSON
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from dataclasses import asdict
@@ -31,7 +30,7 @@ from plans.model import CITYWIDE, ActiveWarning, Plan, Task
 from plans.render import render_notice, render_task
 from plans.rules import Assessment, assess, respond
 from plans.terms import parse_hazard, parse_level
-from runtime.services import connect_temporal
+from runtime.services import Runtime, run_with
 from workflows.response import ResponseWorkflow
 from workflows.starters import response_workflow_id
 
@@ -370,13 +369,13 @@ def apply(
     settings = load_settings()
     plan = _load(path or settings.plan_path)
 
-    async def go() -> str:
-        client = await connect_temporal(settings)
+    async def go(rt: Runtime) -> str:
+        client = await rt.temporal()
         handle = client.get_workflow_handle(response_workflow_id(settings.region, drill))
         return await handle.execute_update(ResponseWorkflow.apply_plan, plan)
 
     try:
-        version = asyncio.run(go())
+        version = run_with(settings, go)
     except (WorkflowUpdateFailedError, RPCError) as exc:
         cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else exc
         _fail(f"plan not applied: {cause}")

@@ -29,9 +29,7 @@ from alerts.services import IntakeServices
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
 from plans.errors import PlanError
-from plans.loader import load_plan
-from runtime.services import connect_temporal
-from store.db import create_engine, session_maker
+from runtime.services import Runtime
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -121,17 +119,15 @@ def _listen(host: str, port: int) -> socket.socket:
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Serve the API until ``stop`` is set, then let requests in flight finish."""
     check_token(settings)
-    try:
-        plan = load_plan(settings.plan_path)
-    except PlanError as exc:
-        raise ConfigError(f"plan {settings.plan_path}: {exc}") from None
     async with AsyncExitStack() as stack:
+        rt = await stack.enter_async_context(Runtime(settings))
+        try:
+            plan = rt.plan
+        except PlanError as exc:
+            raise ConfigError(f"plan {settings.plan_path}: {exc}") from None
         sock = _listen(settings.http_host, settings.http_port)
         stack.callback(sock.close)
-        client = await connect_temporal(settings)
-        engine = create_engine(settings.db_url)
-        stack.push_async_callback(engine.dispose)
-        app = build_app(settings, client, session_maker(engine), plan)
+        app = build_app(settings, await rt.temporal(), rt.sessions, plan)
         config = uvicorn.Config(
             app, log_config=None, lifespan="off", timeout_graceful_shutdown=GRACE_SECONDS
         )

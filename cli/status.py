@@ -34,10 +34,9 @@ from cli.exit import ExitCode, database_problem
 from cli.output import console as make_console
 from cli.output import table as make_table
 from config.errors import ConfigError
-from config.settings import Settings, load_settings
+from config.settings import load_settings
 from plans.lifecycle import OPEN_STATES, UNANSWERED_STATES, TaskState
-from runtime.services import connect_temporal
-from store.db import create_engine, session_maker
+from runtime.services import Runtime, run_with
 from store.queries import (
     ResponseOverview,
     escalations,
@@ -115,7 +114,7 @@ def status(
     settings = load_settings()
     now = datetime.now(UTC)
     try:
-        boards = asyncio.run(_gather(settings, all_, now))
+        boards = run_with(settings, lambda rt: _gather(rt, all_))
     except Unreachable as exc:
         _fail(str(exc), as_json)
     silent = [b.workflow_id for b in boards if _silent(b)]
@@ -152,36 +151,31 @@ def _silent(board: Board) -> bool:
 # --- gathering -------------------------------------------------------------------------------
 
 
-async def _gather(settings: Settings, include_closed: bool, now: datetime) -> list[Board]:
-    engine = create_engine(settings.db_url)
+async def _gather(rt: Runtime, include_closed: bool) -> list[Board]:
     try:
-        sessions = session_maker(engine)
-        try:
-            async with asyncio.timeout(DB_TIMEOUT), sessions() as session:
-                rows = await overview(session, include_closed=include_closed)
-        except Exception as exc:
-            raise Unreachable(f"{database_problem(exc)}; nothing is shown") from None
-        client = await _connect(settings)
-        boards = [
-            Board(row, response_workflow_id(row.response.region, row.response.drill))
-            for row in rows
-        ]
-        await asyncio.gather(*(_ask(client, b) for b in boards if _open(b)))
-        try:
-            async with asyncio.timeout(DB_TIMEOUT), sessions() as session:
-                for board in boards:
-                    await _details(session, board)
-        except Exception as exc:
-            raise Unreachable(f"{database_problem(exc)}; nothing is shown") from None
-        return boards
-    finally:
-        await engine.dispose()
+        async with asyncio.timeout(DB_TIMEOUT), rt.sessions() as session:
+            rows = await overview(session, include_closed=include_closed)
+    except Exception as exc:
+        raise Unreachable(f"{database_problem(exc)}; nothing is shown") from None
+    client = await _connect(rt)
+    boards = [
+        Board(row, response_workflow_id(row.response.region, row.response.drill)) for row in rows
+    ]
+    await asyncio.gather(*(_ask(client, b) for b in boards if _open(b)))
+    try:
+        async with asyncio.timeout(DB_TIMEOUT), rt.sessions() as session:
+            for board in boards:
+                await _details(session, board)
+    except Exception as exc:
+        raise Unreachable(f"{database_problem(exc)}; nothing is shown") from None
+    return boards
 
 
-async def _connect(settings: Settings) -> Client:
+async def _connect(rt: Runtime) -> Client:
+    settings = rt.settings
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            return await connect_temporal(settings)
+            return await rt.temporal()
     except ConfigError as exc:
         raise Unreachable(f"{exc}; nothing is shown") from None
     except TimeoutError:

@@ -49,7 +49,6 @@ from plans.model import Plan
 from runtime.ops import ensure_topics, register_search_attributes
 from runtime.services import Runtime
 from runtime.wiring import build_worker
-from store.db import create_engine, session_maker
 from store.drills import drill_responses, drill_rows, drill_state, end_drill, open_task_ids
 from workflows.starters import response_workflow_id, submit
 from workflows.types import OPEN_STATES
@@ -449,12 +448,8 @@ async def _terminate(handle: Any) -> None:
 
 async def result_of(run: DrillRun, settings: Settings) -> DrillResult:
     """The drill's figures, from the rows its responses wrote."""
-    engine = create_engine(settings.db_url)
-    try:
-        async with session_maker(engine)() as session:
-            rows = [await drill_rows(session, response_id) for response_id in run.response_ids]
-    finally:
-        await engine.dispose()
+    async with Runtime(settings) as rt, rt.sessions() as session:
+        rows = [await drill_rows(session, response_id) for response_id in run.response_ids]
     facts = RunFacts(
         script=run.script,
         plan=run.plan,

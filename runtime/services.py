@@ -9,10 +9,12 @@ to do, the same sentence whichever entry point met it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import event
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
 
     from config.settings import Settings
     from plans.model import Plan
+
+
+T = TypeVar("T")
 
 
 class Runtime:
@@ -112,6 +117,16 @@ class Runtime:
     async def answers(self, *, drill: bool = False) -> AnswerRoute:
         """Where agency answers coming in through this process go (live or drill tasks)."""
         return AnswerRoute(await self.temporal(), self.sessions, self.settings.task_queue, drill)
+
+
+def run_with(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run ``work`` with a fresh runtime in a new event loop (the CLI's commands are sync)."""
+
+    async def go() -> T:
+        async with Runtime(settings) as rt:
+            return await work(rt)
+
+    return asyncio.run(go())
 
 
 async def connect_temporal(settings: Settings) -> Client:
