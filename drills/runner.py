@@ -33,7 +33,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from alerts.intake import parse_alert
 from config.settings import Settings
-from devstack.temporal import require_temporal
 from drills.agencies import Profiles, load_profiles
 from drills.clock import Agenda, Clock, RealClock, Timebase
 from drills.desk import Desk, KafkaResponder, Responder, SignalResponder
@@ -46,7 +45,7 @@ from plans.ledger import AlertLedger
 from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import Plan
-from runtime.ops import ensure_topics, register_search_attributes
+from runtime.ops import ensure_topics, register_search_attributes, require_temporal
 from runtime.services import Runtime
 from runtime.wiring import build_worker
 from store.drills import drill_responses, drill_rows, drill_state, end_drill, open_task_ids

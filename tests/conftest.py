@@ -36,7 +36,8 @@ from temporalio.testing import WorkflowEnvironment
 from config.settings import Settings, load_settings
 from devstack._proc import free_ports
 from devstack.kafka import KafkaBroker
-from devstack.temporal import SEARCH_ATTRIBUTE_KEYS, require_temporal
+from devstack.temporal import SEARCH_ATTRIBUTE_KEYS
+from runtime.ops import require_temporal
 from tests import postgres
 
 log = logging.getLogger(__name__)
