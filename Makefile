@@ -11,7 +11,7 @@ STAMP := $(VENV)/.tidegate-installed
 # mypy only accepts paths that exist; packages appear as the team lands them.
 LINT_PATHS := $(wildcard workflows activities plans alerts config cli store devstack drills bench runtime worker.py tests)
 
-.PHONY: help setup venv run lint test format bench clean distclean
+.PHONY: help setup venv run lint test format docs bench clean distclean
 
 help:
 	@echo "make setup   create .venv, install tidegate[dev] if pyproject.toml changed, fetch Kafka"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint    ruff check, ruff format --check, mypy --strict"
 	@echo "make test    setup, lint, then pytest"
 	@echo "make format  ruff format and autofix"
+	@echo "make docs    write the wire contracts' tables into docs/ (python -m alerts.wire_docs)"
 	@echo "make bench   run the dispatch benchmark"
 	@echo "make clean   stop background services, delete caches and .tidegate state"
 
@@ -52,6 +53,9 @@ test: setup lint
 format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+docs: venv
+	$(PY) -m alerts.wire_docs
 
 bench: setup
 	$(PY) bench/dispatch.py
