@@ -12,11 +12,11 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 import httpx
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from activities.messaging import (
     MessagingActivities,
@@ -36,12 +36,14 @@ from plans.loader import load_plan
 from plans.model import CITYWIDE, ActiveWarning, Hazard, Level, Plan, Task
 from plans.rules import respond
 from plans.warning import Alert
+from workflows.converter import DATA_CONVERTER
 
 PLAN = load_plan()
 RESPONSE = "response-shanghai-3f2a9c1e"
 AT = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
 OUTBOUND = (wire.TaskMessage, wire.StandDownMessage, wire.EscalationMessage, wire.NoticeMessage)
 BY_TYPE: dict[str, type[wire.Outbound]] = {m.model_fields["type"].default: m for m in OUTBOUND}
+T = TypeVar("T")
 TEXTS = ("instructions", "text")
 """Rendered texts: the examples abbreviate them."""
 
@@ -146,6 +148,12 @@ def a_task() -> Task:
     return next(t for t in rainstorm.tasks if t.id == "drainage.prelower@pudong")
 
 
+def through_temporal(inp: T) -> T:
+    """``inp`` as the activity receives it: through the worker's data converter."""
+    converter = DATA_CONVERTER.payload_converter
+    return converter.from_payload(converter.to_payload(inp), type(inp))
+
+
 def publish_everything(task: Task, plan: Plan, *, drill: bool = False) -> Producer:
     """Run every publishing activity once, as the workflows call them for the docs' example."""
     producer = Producer()
@@ -155,23 +163,17 @@ def publish_everything(task: Task, plan: Plan, *, drill: bool = False) -> Produc
     task_id = f"{RESPONSE}/{task.id}"
 
     async def run() -> None:
-        await acts.publish_tasks(PublishTasksInput(RESPONSE, drill, "h", (task,), AT))
-        await acts.publish_escalation(
-            PublishEscalationInput(
-                RESPONSE,
-                task_id,
-                drill,
-                "h",
-                task,
-                1,
-                task.escalation[1],
-                AT + timedelta(minutes=30),
-            )
-        )
-        await acts.publish_notices(PublishNoticesInput(RESPONSE, drill, "h", (notice,), AT))
-        await acts.publish_stand_down(
-            PublishStandDownInput(RESPONSE, drill, "h", (task,), AT.replace(hour=9, minute=10))
-        )
+        escalated = AT + timedelta(minutes=30)
+        stood_down = AT.replace(hour=9, minute=10)
+        step = task.escalation[1]
+        tasks = PublishTasksInput(RESPONSE, drill, "h", (task,), AT)
+        await acts.publish_tasks(through_temporal(tasks))
+        escalation = PublishEscalationInput(RESPONSE, task_id, drill, "h", task, 1, step, escalated)
+        await acts.publish_escalation(through_temporal(escalation))
+        notices = PublishNoticesInput(RESPONSE, drill, "h", (notice,), AT)
+        await acts.publish_notices(through_temporal(notices))
+        stand_down = PublishStandDownInput(RESPONSE, drill, "h", (task,), stood_down)
+        await acts.publish_stand_down(through_temporal(stand_down))
 
     asyncio.run(run())
     return producer
@@ -193,6 +195,25 @@ def test_every_message_the_activities_send_validates_against_its_contract() -> N
                 assert value == json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
                 assert wire.encode(message) == value
                 assert "+00:00" in value.decode() and "\\u" not in value.decode()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"issued_at": "2026-11-26T06:30:00"},
+        {"hazard": "snow"},
+        {"dispatch": 0},
+        {"dispatch": "1"},
+        {"asset": 7},
+        {"plan_hash": "h"},
+    ],
+    ids=["naive-time", "hazard", "dispatch-0", "dispatch-string", "asset", "extra-field"],
+)
+def test_a_message_off_the_contract_is_refused(change: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        wire.TaskMessage.model_validate_json(json.dumps(wire.TaskMessage.example | change))
+    with pytest.raises(ValidationError):
+        task_message(RESPONSE, a_task(), PLAN, False, AT.replace(tzinfo=None))
 
 
 def test_a_dispatch_of_a_plan_task_again_is_a_task_of_its_own() -> None:
