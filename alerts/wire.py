@@ -609,9 +609,9 @@ TASK_ID = fields.Text(
     too_long="{n} characters, over {limit}",
     bad_char="contains {bad!r}; whitespace and control characters are not allowed",
 )
-"""A task id as an answer names it. Lone
-surrogates (JSON ``\\ud800`` escapes) cannot be encoded for a workflow id or a row,
-PostgreSQL text cannot hold NUL, and control characters have no place in an id."""
+"""A task id as an answer names it. Lone surrogates (JSON ``\\ud800`` escapes) cannot be
+encoded for a workflow id or a row, PostgreSQL text cannot hold NUL, and control characters
+have no place in an id."""
 NOT_A_TASK_ID = "missing or not a task id (<response id>/<plan task id>)"
 ANSWERED_BY = fields.Text(
     max_chars=MAX_BY_CHARS,
