@@ -81,7 +81,7 @@ async def test_the_worker_scheduler_runs_jobs_added_by_another_process(
 
     async with DrillScheduler(db_settings, poll_seconds=0.2):
         await asyncio.to_thread(add_from_elsewhere)
-        for _ in range(50):
+        for _ in range(600):  # waits on the condition, up to a minute on a busy machine
             if RUNS:
                 break
             await asyncio.sleep(0.1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -53,6 +54,10 @@ def expected_ids(plan: Plan, level: Level) -> list[str]:
     return [t.id for t in respond([warning], plan).tasks]
 
 
+PATIENCE_S = 120.0
+"""How long a condition may take to hold before the test gives up (not a speed bound)."""
+
+
 class Harness:
     """A response workflow on a fresh task queue with recording fakes."""
 
@@ -81,8 +86,10 @@ class Harness:
         return await latest.query(ResponseWorkflow.status, rpc_timeout=timedelta(seconds=2))
 
     async def until(self, check: Callable[[ResponseStatus], bool]) -> ResponseStatus:
+        """Poll the status until ``check`` holds; the bound is generous (a busy machine)."""
         status = None
-        for _ in range(200):
+        deadline = time.monotonic() + PATIENCE_S
+        while time.monotonic() < deadline:
             try:
                 status = await self.status()
             except RPCError:
