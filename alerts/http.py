@@ -24,18 +24,17 @@ first. A body over the limit or late closes the connection.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from access.http import Gate, GateConfig, SecurityHeaders, source_of
+from access.matrix import Permission, Principal
 from alerts.errors import AlertRejected, RejectCode
 from alerts.intake import DEFAULT_MAX_BYTES, PayloadFormat, check_size, parse_alert
 from alerts.outage import is_outage, refusal_reason
@@ -46,7 +45,6 @@ from plans.warning import Alert, Route
 logger = logging.getLogger("tidegate.http")
 
 CHANNEL = "http"
-_BEARER = HTTPBearer(auto_error=False, description="Duty officer token")
 _MEDIA_TYPES = {
     "application/json": PayloadFormat.JSON,
     "application/xml": PayloadFormat.CAP,
@@ -152,7 +150,7 @@ class Rejected(BaseModel):
 def create_app(
     submit: Submit,
     lookup: Lookup,
-    token: str,
+    auth: Gate | str,
     max_bytes: int = DEFAULT_MAX_BYTES,
     *,
     on_reject: OnReject = _ignore_rejection,
@@ -165,7 +163,9 @@ def create_app(
         submit: Hands an accepted alert to Temporal; an outage (:func:`alerts.outage.is_outage`)
             becomes a 503, any other exception a recorded refusal (422).
         lookup: Reads an alert by id for ``GET /alerts/{id}``.
-        token: The duty officers' bearer token; compared in constant time.
+        auth: Who may do what (:class:`access.http.Gate`): ``POST /alerts`` needs
+            ``warning.issue`` for every area of the warning, ``GET /alerts/{id}``
+            ``warning.read``. A string is a gate knowing only that development token.
         max_bytes: Payload size limit, as for every other channel.
         on_reject: Records rejected payloads (after authentication only, so anonymous
             callers cannot fill the database).
@@ -178,29 +178,39 @@ def create_app(
         The FastAPI app, with OpenAPI docs at ``/docs``.
 
     Raises:
-        ValueError: ``token`` is empty.
+        ValueError: ``auth`` is an empty token.
     """
-    if not token:
-        raise ValueError("an API token is required")
-    expected = hashlib.sha256(token.encode()).digest()
-
-    async def authorise(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
-    ) -> None:
-        given = credentials.credentials.encode() if credentials else b""
-        # Hashing first makes the comparison constant-time in the token's length as well.
-        if not hmac.compare_digest(hashlib.sha256(given).digest(), expected) or not given:
-            raise HTTPException(
-                401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
-            )
+    if isinstance(auth, str):
+        if not auth:
+            raise ValueError("an API token is required")
+        auth = Gate(None, GateConfig(dev_token=auth))
+    gate = auth
+    may_issue = Depends(gate.require(Permission.WARNING_ISSUE))
+    may_read = Depends(gate.require(Permission.WARNING_READ))
 
     app = FastAPI(
         title="tidegate alert intake",
         summary="Take flood and typhoon warnings (JSON or CAP 1.2) from duty officers.",
         version="1",
     )
+    app.state.gate = gate
+    app.add_middleware(SecurityHeaders)
 
-    async def refuse(raw: bytes, problem: AlertRejected) -> JSONResponse:
+    async def audit(
+        request: Request, who: Principal, target: str, outcome: str, **detail: Any
+    ) -> None:
+        try:
+            await gate.audit(
+                who, "warning.received", target=target[:400], outcome=outcome,
+                source=source_of(request), **detail,
+            )  # fmt: skip
+        except Exception:
+            logger.exception("could not write the audit entry for alert %s", target)
+
+    async def refuse(
+        raw: bytes, problem: AlertRejected, request: Request, who: Principal
+    ) -> JSONResponse:
+        await audit(request, who, "", "failed", reason=str(problem)[:500])
         try:
             await on_reject(raw, str(problem), CHANNEL)
         except Exception:
@@ -213,7 +223,6 @@ def create_app(
         "/alerts",
         status_code=200,
         response_model=Accepted,
-        dependencies=[Depends(authorise)],
         responses={
             200: {
                 "model": Accepted,
@@ -231,18 +240,22 @@ def create_app(
             },
             **{code: {"model": Rejected} for code in (400, 408, 413, 415, 422)},
             401: {"description": "Missing or wrong bearer token."},
+            403: {"description": "The token's role may not issue this warning (its areas)."},
+            429: {"description": "Too many warnings from this principal; retry later."},
             503: {"model": Rejected, "description": "Hand-off failed; retry."},
         },
         openapi_extra=_request_body(),
     )
-    async def post_alert(request: Request) -> JSONResponse:
+    async def post_alert(request: Request, who: Principal = may_issue) -> JSONResponse:
         """Validate a warning (JSON or CAP 1.2 XML) and hand it to its response workflow."""
+        gate.limit(gate.intake_limit, who.name)
         body = bytearray()
         try:
             expect = await _read_checked(request, body, max_bytes, read_timeout)
             alert = parse_alert(bytes(body), plan=plan, max_bytes=max_bytes, expect=expect)
         except AlertRejected as problem:
-            return await refuse(bytes(body[:max_bytes]), problem)
+            return await refuse(bytes(body[:max_bytes]), problem, request, who)
+        await gate.check(request, who, Permission.WARNING_ISSUE, districts=alert.areas)
         if alert.route is Route.IGNORED:
             logger.info("test message %s from %s logged and ignored", alert.id, alert.sender)
             ignored = SubmitResult(None, "status test: logged and ignored", "ignored")
@@ -253,17 +266,25 @@ def create_app(
             logger.exception("could not hand alert %s on", alert.id)
             if not is_outage(exc):  # retrying cannot help: refuse it, as Kafka intake does
                 reason = refusal_reason(exc, stage="handed on")
-                return await refuse(bytes(body), AlertRejected(reason))
+                return await refuse(bytes(body), AlertRejected(reason), request, who)
+            await audit(request, who, alert.id, "failed", reason="could not be handed on")
             failed = Rejected(detail="valid, but could not be handed on; retry", code="unavailable")
             return JSONResponse(failed.model_dump(), status_code=503)
+        await audit(
+            request, who, alert.id, "ok", kind=alert.kind.value, hazard=alert.hazard.value,
+            level=alert.level.value, areas=list(alert.areas), decision=result.decision,
+        )  # fmt: skip
         return _accepted(alert, result, DECISION_STATUS.get(result.decision, 202))
 
     @app.get(
         "/alerts/{alert_id:path}",
-        dependencies=[Depends(authorise)],
-        responses={401: {"description": "Missing or wrong bearer token."}, 404: {}},
+        responses={
+            401: {"description": "Missing or wrong bearer token."},
+            403: {"description": "The token's role may not read warnings."},
+            404: {},
+        },
     )
-    async def get_alert(alert_id: str) -> dict[str, Any]:
+    async def get_alert(alert_id: str, who: Principal = may_read) -> dict[str, Any]:
         """What tidegate knows about one message: the warning, its routing and decisions."""
         found = await lookup(alert_id)
         if found is None:

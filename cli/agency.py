@@ -4,10 +4,16 @@
 ``tidegate.tasks.events``, through the same parser, straight to the task's workflow, so an
 unknown task id is reported at once. ``listen`` prints the agency's tasks as they arrive.
 
-Exit status: 0 delivered, 1 refused (unknown or closed task, bad event), 7 Temporal or the
-database cannot be reached (:class:`cli.exit.ExitCode`). With ``--json`` the answer commands
-print one object on stdout: ``{"task_id", "kind", "by", "reason", "result": "delivered" |
-"rejected" | "unreachable", "detail"}``.
+The answer commands need the API token of an agency desk or agency system account
+(``--token`` or ``TIDEGATE_TOKEN``): it is checked exactly as over HTTP
+(:func:`access.answers.answer_as`), so a desk answers its own agency's tasks only, and the
+task's history and the audit trail name the account.
+
+Exit status: 0 delivered, 1 refused (unknown or closed task, bad event, a bad token, another
+agency's task), 2 no token, 7 Temporal or the database cannot be reached
+(:class:`cli.exit.ExitCode`). With ``--json`` the answer commands print one object on stdout:
+``{"task_id", "kind", "by", "reason", "result": "delivered" | "rejected" | "forbidden" |
+"unreachable", "detail"}``.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ from typing import NoReturn
 
 import typer
 
-from alerts.agency_events import deliver, parse_event
+from access.accounts import token_principal
+from access.answers import Answer, answer_as
+from access.matrix import Forbidden
 from alerts.kafka import Refused
 from cli.exit import ExitCode
+from cli.identity import cli_source
 from cli.listen import listen as listen_quietly
 from config.errors import ConfigError
 from config.settings import load_settings
@@ -31,17 +40,22 @@ from runtime.services import Runtime, run_with
 
 app = typer.Typer(help="Acknowledge, complete or decline tasks; watch an agency's queue.")
 
-BY = typer.Option("", "--by", help="Who answers (team, desk or person).")
+BY = typer.Option("", "--by", help="Who answers (team, desk or person), after the account's name.")
+TOKEN = typer.Option(
+    "",
+    "--token",
+    envvar="TIDEGATE_TOKEN",
+    help="The agency desk's (or agency system's) API token (tidegate tokens create).",
+    show_default=False,
+)
 JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 
 
-def _send(task_id: str, kind: str, by: str, reason: str = "", as_json: bool = False) -> None:
+def _send(
+    task_id: str, kind: str, by: str, token: str, reason: str = "", as_json: bool = False
+) -> None:
     settings = load_settings()
     body = {"task_id": task_id, "kind": kind, "by": by, "reason": reason}
-
-    async def go(rt: Runtime) -> None:
-        event = parse_event(json.dumps(body).encode())
-        await deliver(await rt.answers(drill=False), event)
 
     def done(result: str, detail: str, code: ExitCode) -> NoReturn:
         if as_json:
@@ -53,34 +67,47 @@ def _send(task_id: str, kind: str, by: str, reason: str = "", as_json: bool = Fa
             typer.echo(f"{'REJECT' if code is ExitCode.REJECTED else 'ERROR'} {detail}", err=True)
         raise typer.Exit(code)
 
+    if not token.strip():
+        done("rejected", "no token: pass --token or set TIDEGATE_TOKEN", ExitCode.USAGE)
+
+    async def go(rt: Runtime) -> str:
+        principal = await token_principal(rt.sessions, token.strip())
+        if principal is None:
+            raise Refused("the token is unknown, expired or revoked")
+        answer = Answer(task_id, kind, by, reason)
+        await answer_as(rt.sessions, rt.answers, principal, answer, source=cli_source())
+        return principal.name
+
     try:
-        run_with(settings, go)
+        who = run_with(settings, go)
     except Refused as exc:
         done("rejected", exc.reason, ExitCode.REJECTED)
+    except Forbidden as exc:
+        done("forbidden", exc.reason, ExitCode.REJECTED)
     except ConfigError as exc:  # Temporal unreachable
         done("unreachable", f"{exc}; nothing was delivered", ExitCode.UNREACHABLE)
     except Exception as exc:  # the database or Temporal failed mid-way: no traceback
         problem = f"{exc.__class__.__name__}: {exc}"[:300]
         done("unreachable", f"{problem}; nothing was delivered", ExitCode.UNREACHABLE)
-    done("delivered", f"{kind} {task_id}", ExitCode.OK)
+    done("delivered", f"{kind} {task_id} by {who}", ExitCode.OK)
 
 
 @app.command()
-def ack(task_id: str, by: str = BY, as_json: bool = JSON) -> None:
+def ack(task_id: str, by: str = BY, token: str = TOKEN, as_json: bool = JSON) -> None:
     """Acknowledge a task: the agency has it in hand (stops escalation)."""
-    _send(task_id, "acknowledge", by, as_json=as_json)
+    _send(task_id, "acknowledge", by, token, as_json=as_json)
 
 
 @app.command()
-def progress(task_id: str, by: str = BY, as_json: bool = JSON) -> None:
+def progress(task_id: str, by: str = BY, token: str = TOKEN, as_json: bool = JSON) -> None:
     """Report that work on a task is under way."""
-    _send(task_id, "progress", by, as_json=as_json)
+    _send(task_id, "progress", by, token, as_json=as_json)
 
 
 @app.command()
-def complete(task_id: str, by: str = BY, as_json: bool = JSON) -> None:
+def complete(task_id: str, by: str = BY, token: str = TOKEN, as_json: bool = JSON) -> None:
     """Report a task done."""
-    _send(task_id, "complete", by, as_json=as_json)
+    _send(task_id, "complete", by, token, as_json=as_json)
 
 
 @app.command()
@@ -88,10 +115,11 @@ def decline(
     task_id: str,
     reason: str = typer.Option(..., help="Why the agency cannot do it."),
     by: str = BY,
+    token: str = TOKEN,
     as_json: bool = JSON,
 ) -> None:
     """Decline a task, with the reason."""
-    _send(task_id, "decline", by, reason, as_json)
+    _send(task_id, "decline", by, token, reason, as_json)
 
 
 @app.command()

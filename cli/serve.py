@@ -6,8 +6,11 @@ of :mod:`alerts.http` around the real ``submit``, ``lookup`` and ``on_reject``
 ``TIDEGATE_HTTP_HOST:TIDEGATE_HTTP_PORT`` until SIGINT or SIGTERM. Requests in flight finish
 before it exits (status 0).
 
-The bearer token is ``TIDEGATE_API_TOKEN``. Its default is a well-known development token, so
-the API refuses to start with it on any address other than loopback.
+Every route is authenticated (:mod:`access.http`): API tokens and console sessions of the
+accounts in the database, and ``TIDEGATE_API_TOKEN``, a shared development token acting as the
+duty officer ``dev-token`` and honoured from loopback clients only. Its default is known to
+every checkout, so the API refuses to start with it on any address other than loopback; set
+it empty to have none.
 """
 
 from __future__ import annotations
@@ -24,14 +27,21 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from access.http import Gate, GateConfig, redact_access_log
+from access.oidc import OidcConfig, OidcLogin
+from access.web import access_router
+from alerts.agency_http import agency_router
 from alerts.http import create_app
 from alerts.services import IntakeServices
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
 from plans.errors import PlanError
 from runtime.services import Runtime
+from workflows.tracking import AnswerRoute
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from fastapi import FastAPI
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
     from temporalio.client import Client
@@ -51,8 +61,14 @@ def build_app(
     client: Client,
     sessions: async_sessionmaker[AsyncSession],
     plan: Plan,
+    answers: Callable[[], Awaitable[AnswerRoute]] | None = None,
 ) -> FastAPI:
-    """The intake app exactly as ``tidegate serve`` runs it (tests build it here too)."""
+    """The intake app exactly as ``tidegate serve`` runs it (tests build it here too).
+
+    ``answers`` is where live agency answers go (:meth:`Runtime.answers`); by default the
+    worker's task queue through ``client``.
+    """
+    gate = build_gate(settings, sessions)
     services = IntakeServices(
         client,
         sessions,
@@ -61,29 +77,69 @@ def build_app(
         settings.region,
         settings.decision_wait_seconds,
     )
-    return create_app(
+    app = create_app(
         services.submit,
         services.lookup,
-        settings.api_token,
+        gate,
         settings.max_alert_bytes,
         on_reject=services.on_reject,
         plan=plan,
         read_timeout=settings.http_read_timeout_seconds,
     )
+    if answers is None:
+
+        async def answers() -> AnswerRoute:
+            return AnswerRoute(client, sessions, settings.task_queue, False)
+
+    app.include_router(agency_router(gate, answers))
+    app.include_router(access_router(gate, build_oidc(settings, sessions)))
+    return app
+
+
+def build_gate(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Gate:
+    """Authentication and rate limits as configured."""
+    return Gate(
+        sessions,
+        GateConfig(
+            dev_token=settings.api_token.strip() or None,
+            session_hours=settings.session_hours,
+            login_per_minute=settings.login_rate_per_minute,
+            intake_per_minute=settings.intake_rate_per_minute,
+            secure_cookies=settings.cookie_secure,
+        ),
+    )
+
+
+def build_oidc(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> OidcLogin | None:
+    """The OpenID Connect login, if ``TIDEGATE_OIDC_ISSUER`` is set."""
+    if not settings.oidc_issuer:
+        return None
+    if not settings.oidc_client_id:
+        raise ConfigError("TIDEGATE_OIDC_ISSUER is set: set TIDEGATE_OIDC_CLIENT_ID too")
+    config = OidcConfig(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(),
+        username_claim=settings.oidc_username_claim,
+        public_url=settings.public_url,
+    )
+    return OidcLogin(config, sessions)
 
 
 def check_token(settings: Settings) -> None:
-    """Refuse an empty token, and the development token off loopback.
+    """Refuse the well-known development token off loopback.
+
+    An empty ``TIDEGATE_API_TOKEN`` means no shared token (accounts' tokens only); any other
+    is honoured from loopback clients only (:class:`access.http.Gate`).
 
     Raises:
         ConfigError: Naming ``TIDEGATE_API_TOKEN`` and what to do.
     """
-    if not settings.api_token.strip():
-        raise ConfigError("TIDEGATE_API_TOKEN is empty; set the duty officers' bearer token")
     if settings.api_token == DEV_TOKEN and not is_loopback(settings.http_host):
         raise ConfigError(
             f"refusing to serve the HTTP API on {settings.http_host} with the development "
-            "token; set TIDEGATE_API_TOKEN (or TIDEGATE_HTTP_HOST=127.0.0.1)"
+            "token; set TIDEGATE_API_TOKEN= (empty: use accounts' tokens, `tidegate tokens "
+            "create`) or TIDEGATE_HTTP_HOST=127.0.0.1"
         )
 
 
@@ -127,7 +183,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             raise ConfigError(f"plan {settings.plan_path}: {exc}") from None
         sock = _listen(settings.http_host, settings.http_port)
         stack.callback(sock.close)
-        app = build_app(settings, await rt.temporal(), rt.sessions, plan)
+        app = build_app(settings, await rt.temporal(), rt.sessions, plan, rt.answers)
         config = uvicorn.Config(
             app, log_config=None, lifespan="off", timeout_graceful_shutdown=GRACE_SECONDS
         )
@@ -147,6 +203,7 @@ def serve() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    redact_access_log()
     settings = load_settings()
 
     async def main() -> None:

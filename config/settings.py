@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.errors import ConfigError
@@ -74,6 +74,26 @@ class Settings(BaseSettings):
     api_token: str = "dev-duty-officer-token"
     http_read_timeout_seconds: float = Field(default=30.0, gt=0.0, le=600.0)
     """How long a request body may take to arrive; a stalled one gets 408 and is closed."""
+
+    # Access control (docs/access.md)
+    session_hours: float = Field(default=12.0, gt=0.0, le=24.0 * 30)
+    """How long a console login lasts."""
+    cookie_secure: bool | None = None
+    """Mark cookies ``Secure``; unset: when the request came over https (set it behind a
+    TLS-terminating proxy that does not say so)."""
+    login_rate_per_minute: int = Field(default=10, ge=1, le=10_000)
+    """Login attempts per client address and per account name."""
+    intake_rate_per_minute: int = Field(default=120, ge=1, le=100_000)
+    """``POST /alerts`` per principal (a feed bursting more gets 429)."""
+    oidc_issuer: str = ""
+    """OpenID Connect provider (its ``/.well-known/openid-configuration``); empty: no OIDC."""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_username_claim: str = "preferred_username"
+    """The ID token claim naming the tidegate account at the first OIDC login."""
+    public_url: str = ""
+    """How browsers reach ``tidegate serve`` (e.g. ``https://tidegate.example``), for the
+    OIDC redirect; empty: the request's own address."""
 
     @field_validator("kafka_bootstrap", "temporal_address")
     @classmethod

@@ -180,3 +180,78 @@ SCHEDULED_JOBS = Table(
 """Scheduled drills (``drills/schedule.py``): APScheduler's ``SQLAlchemyJobStore`` reads and
 writes this table with exactly these columns; it is declared here so that the schema, and
 Alembic's autogenerate, know it (migration 0003)."""
+
+
+class AccountRecord(Base):
+    """A person or a service account (``access.matrix.Role``); never deleted, only disabled."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(30))
+    agency: Mapped[str | None] = mapped_column(String(50), default=None)
+    district: Mapped[str | None] = mapped_column(String(50), default=None)
+    password_hash: Mapped[str | None] = mapped_column(Text, default=None)
+    """Argon2id hash (PHC string); ``None`` for service accounts and OIDC-only people."""
+    oidc_subject: Mapped[str | None] = mapped_column(String(400), unique=True, default=None)
+    """``issuer|sub`` of the identity provider's account linked at first OIDC login."""
+    disabled: Mapped[bool] = mapped_column(default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    """Consecutive failed password logins; reset by a successful one."""
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ApiTokenRecord(Base):
+    """An API token: only its SHA-256 is kept; the token itself is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    """The token's public id, also its prefix (``tg_<id>_<secret>``): listed, revoked by it."""
+    account_id: Mapped[int] = mapped_column(Integer, ForeignKey("accounts.id"), index=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[Any] | None] = mapped_column(default=None)
+    """Permission names the token is narrowed to; ``None``: all of its account's role."""
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoginSessionRecord(Base):
+    """A console login: the cookie holds a random id, the row only its SHA-256."""
+
+    __tablename__ = "login_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer, ForeignKey("accounts.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    """Sent back with every form; not a credential on its own (the cookie is)."""
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    source: Mapped[str] = mapped_column(String(100), default="")
+
+
+class AuditEntryRecord(Base):
+    """Who did what, when and from where: append-only (the database refuses UPDATE/DELETE)."""
+
+    __tablename__ = "audit_trail"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    """Account name, ``dev-token``, ``local:<os user>`` or a system (``kafka:<topic>``)."""
+    role: Mapped[str] = mapped_column(String(30))
+    action: Mapped[str] = mapped_column(String(50))
+    """``warning.received``, ``task.answered``, ``login``, ``token.created``, ``refused`` ..."""
+    target: Mapped[str] = mapped_column(String(400), default="")
+    outcome: Mapped[str] = mapped_column(String(20))
+    """``ok``, ``refused`` (not allowed) or ``failed`` (allowed, but it did not happen)."""
+    source: Mapped[str] = mapped_column(String(200), default="")
+    """Where from: ``http 10.0.0.7``, ``cli root@host``, ``kafka tidegate.alerts``."""
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -33,6 +33,6 @@ def test_the_development_token_serves_on_loopback_only() -> None:
         check_token(load_settings(http_host="0.0.0.0", api_token=DEV_TOKEN))
 
 
-def test_an_empty_token_never_serves() -> None:
-    with pytest.raises(ConfigError, match="TIDEGATE_API_TOKEN is empty"):
-        check_token(load_settings(http_host="127.0.0.1", api_token=" "))
+def test_an_empty_token_means_accounts_tokens_only() -> None:
+    check_token(load_settings(http_host="0.0.0.0", api_token=""))
+    check_token(load_settings(http_host="127.0.0.1", api_token=" "))
