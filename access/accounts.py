@@ -101,7 +101,7 @@ async def add_account(
         )
     elif password is not None and role in SERVICE_ROLES:
         problem = f"a {role.value} is a service account: it has tokens, not a password"
-    elif password is not None:
+    elif password is not None and not problem:
         problem = credentials.password_problem(password)
     if problem:
         raise AccessError(problem)

@@ -17,6 +17,12 @@ from cli.users import _run
 
 app = typer.Typer(help="The audit trail of every action.", no_args_is_help=True)
 
+
+@app.callback()
+def audit_group() -> None:
+    """Export the audit trail (who did what, when, from where)."""
+
+
 _DURATION = re.compile(r"^(\d+)([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 

@@ -116,7 +116,7 @@ def build(sessions: async_sessionmaker[AsyncSession], delivered: Delivered) -> F
         return {"id": alert_id} if any(a.id == alert_id for a in delivered.alerts) else None
 
     async def answers() -> AnswerRoute:
-        raise AssertionError("deliver is stood in for")
+        return AnswerRoute(None, sessions, "tidegate", False)  # type: ignore[arg-type]
 
     app = create_app(submit, lookup, gate, plan=PLAN)
     app.include_router(agency_router(gate, answers))
