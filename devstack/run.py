@@ -193,6 +193,21 @@ def migrate_database() -> None:
         )
 
 
+def ensure_first_admin(settings: Settings) -> None:
+    """Create the first admin account on a fresh database and print its password once
+    (``tidegate users bootstrap``: does nothing once an admin exists)."""
+    host = "127.0.0.1" if settings.http_host in ("", "0.0.0.0", "::") else settings.http_host
+    host = f"[{host}]" if ":" in host else host
+    url = f"http://{host}:{settings.http_port}"
+    command = [sys.executable, "-m", "cli.main", "users", "bootstrap", "--url", url]
+    result = subprocess.run(command, cwd=ROOT, stdin=subprocess.DEVNULL, check=False)
+    if result.returncode != 0:
+        raise DevstackError(
+            f"`tidegate users bootstrap` failed with exit status {result.returncode} "
+            "(its output is above)"
+        )
+
+
 def start_services(
     settings: Settings,
     stack: contextlib.ExitStack,
@@ -264,6 +279,8 @@ def cmd_run(
     with _stop_on_signals() as shield, contextlib.ExitStack() as stack:
         try:
             start_services(settings, stack, agencies=chosen, detach=False, migrate=migrate)
+            if migrate:
+                ensure_first_admin(settings)
             running: list[tuple[ForegroundCommand, subprocess.Popen[bytes]]] = []
             for command in commands:
                 say(f"starting the {command.name}: {shlex.join(command.argv)}")
