@@ -6,7 +6,8 @@ A request proves who it is with one of:
   against the database on every request, so a revoked token fails at once; or the
   development token (``TIDEGATE_API_TOKEN``), accepted from loopback clients only and acting
   as the duty officer ``dev-token``;
-* the console's session cookie (``tidegate_session``, set by ``POST /login``). A request that
+* the console's session cookie (``tidegate_session``, set by ``POST /login``); an expired or
+  closed session counts as no credential, so pages can send the browser to sign in. A request that
   changes something with the cookie must also carry the session's CSRF token (form field
   ``csrf_token`` or header ``X-CSRF-Token``); bearer requests need none, since browsers never
   add an ``Authorization`` header on their own.
@@ -118,6 +119,7 @@ class Gate:
             return cached
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
+        principal: Principal | None
         if header:
             if scheme.lower() != "bearer" or not given.strip():
                 await self._unauthenticated(request, "malformed Authorization header")
@@ -126,7 +128,8 @@ class Gate:
             principal = await self._session(request, request.cookies[SESSION_COOKIE])
         else:
             return None
-        request.state.principal = principal
+        if principal is not None:
+            request.state.principal = principal
         return principal
 
     async def authenticate(self, request: Request) -> Principal:
@@ -154,13 +157,12 @@ class Gate:
         assert principal is not None
         return principal
 
-    async def _session(self, request: Request, session_id: str) -> Principal:
+    async def _session(self, request: Request, session_id: str) -> Principal | None:
         info = None
         if self.sessions is not None:
             info = await accounts.session_principal(self.sessions, session_id)
         if info is None:
-            await self._unauthenticated(request, "unknown, expired or closed session")
-        assert info is not None
+            return None  # an expired or closed session is routine: sign in again, no alarm
         request.state.csrf_token = info.csrf_token
         if request.method not in _SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
