@@ -16,12 +16,17 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
+from access import accounts
+from access.audit import Actor
+from access.matrix import Role
 from cli.exit import ExitCode
 from config.settings import Settings
 from devstack._proc import free_ports
 from plans.loader import load_plan
 from plans.model import Hazard, Level
 from plans.warning import Alert, Kind, Status
+from store.db import create_engine, session_maker
+from store.queries import task as task_row
 from tests.e2e.harness import eventually, prepare, run_tidegate, running_worker
 from workflows.starters import submit
 
@@ -109,7 +114,10 @@ async def test_status_shows_what_a_duty_officer_needs(
 
         # A desk acknowledges one escalated task: it leaves the escalated list.
         chased = escalated[0]["id"]
-        acked = await run_tidegate(s, "agency", "ack", chased, "--by", "desk-1", "--json")
+        desk = await desk_token(s, chased)
+        acked = await run_tidegate(
+            s, "agency", "ack", chased, "--by", "desk-1", "--token", desk, "--json"
+        )
         assert acked.returncode == ExitCode.OK, acked.stderr
         assert json.loads(acked.stdout) == {
             "task_id": chased,
@@ -117,9 +125,11 @@ async def test_status_shows_what_a_duty_officer_needs(
             "by": "desk-1",
             "reason": "",
             "result": "delivered",
-            "detail": f"acknowledge {chased}",
+            "detail": f"acknowledge {chased} by desk-of-{escalated[0]['agency']}",
         }
-        nope = await run_tidegate(s, "agency", "complete", f"{chased}-nope", "--json")
+        nope = await run_tidegate(
+            s, "agency", "complete", f"{chased}-nope", "--token", desk, "--json"
+        )
         assert nope.returncode == ExitCode.REJECTED
         assert json.loads(nope.stdout)["result"] == "rejected"
 
@@ -160,3 +170,26 @@ def test_status_says_when_the_database_cannot_be_read(settings: Settings) -> Non
     assert out.stdout == ""
     assert "the database cannot be reached" in out.stderr and "nothing is shown" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+async def desk_token(settings: Settings, task_id: str) -> str:
+    """A token of an agency desk of the task's agency (``tidegate agency`` needs one)."""
+    engine = create_engine(settings.db_url)
+    try:
+        sessions = session_maker(engine)
+        async with sessions() as session:
+            row = await task_row(session, task_id)
+        assert row is not None
+        plan = load_plan(settings.plan_path)
+        catalogue = accounts.Catalogue(
+            frozenset(a.id for a in plan.agencies), frozenset(d.id for d in plan.districts)
+        )
+        name, actor = f"desk-of-{row.agency}", Actor("test", "operator")
+        await accounts.add_account(
+            sessions, name, Role.AGENCY_DESK, catalogue=catalogue, actor=actor, source="test",
+            agency=row.agency, password="a long enough password",
+        )  # fmt: skip
+        token, _ = await accounts.create_token(sessions, name, actor=actor, source="test")
+        return token
+    finally:
+        await engine.dispose()
