@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.tidegate-installed
 # mypy only accepts paths that exist; packages appear as the team lands them.
-LINT_PATHS := $(wildcard workflows activities plans alerts config cli store devstack drills bench runtime worker.py tests)
+LINT_PATHS := $(wildcard workflows activities plans alerts config cli store devstack drills bench runtime access worker.py tests)
 
 .PHONY: help setup venv run lint test format docs bench clean distclean
 
