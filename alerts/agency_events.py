@@ -1,23 +1,26 @@
-"""Agencies talk back: ``tidegate.tasks.events`` to the task workflows.
+"""Agencies talk back: ``tidegate.tasks.events.<agency>`` to the task workflows.
 
 An event names a task by its id and says ``acknowledge``, ``progress``, ``complete`` or
 ``decline`` (a decline needs a reason). Each becomes a signal to that task's workflow
-(``task:<task id>``). Malformed events and events for unknown or already closed tasks are
-dead-lettered with the reason. The CLI (``tidegate agency ack ...``) uses the same parser and
-the same delivery.
+(``task:<task id>``). Malformed events, events for unknown or already closed tasks and events
+for another agency's tasks are dead-lettered with the reason. The CLI (``tidegate agency ack
+...``) uses the same parser and the same delivery.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from alerts import wire
 from alerts.kafka import KafkaIntake, Refused
+from config.kafka import client_options
+from runtime.ops import events_topic
 from workflows.tracking import AnswerRoute, Unanswerable, answer_task
 from workflows.types import AgencyEvent
 
@@ -103,7 +106,12 @@ async def deliver(route: AnswerRoute, event: TaskEvent) -> None:
 
 
 class AgencyEventConsumer(KafkaIntake):
-    """Consumes ``tidegate.tasks.events`` (and the drill twin) while the worker runs."""
+    """Consumes every agency's ``tidegate.tasks.events.<agency>`` (or the drill twins) while
+    the worker runs.
+
+    The topic says which agency answers: only that agency's Kafka user may write to it
+    (:func:`runtime.ops.agency_acls`), and an answer for another agency's task is refused.
+    """
 
     def __init__(
         self,
@@ -111,21 +119,23 @@ class AgencyEventConsumer(KafkaIntake):
         client: Client,
         sessions: async_sessionmaker[AsyncSession],
         producer: AIOKafkaProducer,
+        agencies: Sequence[str],
         *,
         drill: bool = False,
     ) -> None:
+        self._agencies = {events_topic(settings, a, drill=drill): a for a in agencies}
         super().__init__(
-            topic=settings.topic("tasks.events", drill=drill),
+            topics=list(self._agencies),
             dlq=settings.topic("tasks.events.dlq", drill=drill),
             group=f"{settings.consumer_group}.events{'.drill' if drill else ''}",
-            bootstrap=settings.kafka_bootstrap,
+            client=client_options(settings),
             producer=producer,
             sessions=sessions,
         )
         self._route = AnswerRoute(client, sessions, settings.task_queue, drill)
 
-    async def process(self, payload: bytes) -> None:
-        """Parse and deliver one agency event."""
+    async def process(self, payload: bytes, topic: str) -> None:
+        """Parse and deliver one agency event, as an answer of the topic's agency."""
         event = parse_event(payload)
-        await deliver(self._route, event)
-        log.info("task %s: %s", event.task_id, event.event.kind)
+        await deliver(replace(self._route, agency=self._agencies[topic]), event)
+        log.info("task %s: %s (%s)", event.task_id, event.event.kind, self._agencies[topic])

@@ -20,6 +20,7 @@ from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
 from alerts.kafka import KafkaIntake, Refused
 from alerts.wire import DecisionRecord, encode
+from config.kafka import client_options
 from workflows.starters import submit
 
 if TYPE_CHECKING:
@@ -45,10 +46,10 @@ class AlertConsumer(KafkaIntake):
         plan: Plan,
     ) -> None:
         super().__init__(
-            topic=settings.topic("alerts"),
+            topics=[settings.topic("alerts")],
             dlq=settings.topic("alerts.dlq"),
             group=f"{settings.consumer_group}.alerts",
-            bootstrap=settings.kafka_bootstrap,
+            client=client_options(settings),
             producer=producer,
             sessions=sessions,
         )
@@ -79,7 +80,7 @@ class AlertConsumer(KafkaIntake):
         finally:
             await self._decisions.__aexit__(exc_type, exc, tb)
 
-    async def process(self, payload: bytes) -> None:
+    async def process(self, payload: bytes, topic: str) -> None:
         """Parse and route one alert."""
         try:
             alert = parse_alert(payload, plan=self._plan, max_bytes=self._settings.max_alert_bytes)

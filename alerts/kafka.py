@@ -25,11 +25,11 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
@@ -84,30 +84,40 @@ class KafkaIntake(abc.ABC):
     def __init__(
         self,
         *,
-        topic: str,
+        topics: Sequence[str],
         dlq: str,
         group: str,
-        bootstrap: str,
+        client: Mapping[str, Any],
         producer: AIOKafkaProducer,
         sessions: async_sessionmaker[AsyncSession],
     ) -> None:
-        self._topic = topic
+        """Args:
+        topics: What to consume, in one consumer group.
+        dlq: Where refused records go.
+        group: The consumer group.
+        client: :func:`config.kafka.client_options`: where Kafka is, and who we are.
+        producer: For the dead letters.
+        sessions: For the ``rejections`` rows.
+        """
+        self._topics = tuple(topics)
+        self._topic = _label(self._topics)
         self._dlq = dlq
         self._group = group
-        self._bootstrap = bootstrap
+        self._kafka = dict(client)
         self._producer = producer
         self._sessions = sessions
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
     @abc.abstractmethod
-    async def process(self, payload: bytes) -> None:
-        """Handle one message; raise :class:`Refused` for input that can never succeed."""
+    async def process(self, payload: bytes, topic: str) -> None:
+        """Handle one message read from ``topic``; raise :class:`Refused` for input that can
+        never succeed."""
 
     async def __aenter__(self) -> Self:
         consumer = AIOKafkaConsumer(
-            self._topic,
-            bootstrap_servers=self._bootstrap,
+            *self._topics,
+            **self._kafka,
             group_id=self._group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -172,7 +182,7 @@ class KafkaIntake(abc.ABC):
         attempt = 0
         while True:
             try:
-                await self.process(payload)
+                await self.process(payload, record.topic)
                 return None
             except Refused as exc:
                 return Refusal(record, exc.reason)
@@ -244,6 +254,18 @@ class KafkaIntake(abc.ABC):
                     log.exception("%s: %d refusals not recorded", self._topic, len(rows))
                     return
                 attempt = await _back_off(self._topic, attempt, exc)
+
+
+def _label(topics: Sequence[str]) -> str:
+    """How log lines name the topics: ``tidegate.alerts``, or ``tidegate.tasks.events.*``."""
+    if len(topics) == 1:
+        return topics[0]
+    shared = topics[0].split(".")
+    for topic in topics[1:]:
+        parts = topic.split(".")
+        while shared != parts[: len(shared)]:
+            shared.pop()
+    return ".".join([*shared, "*"])
 
 
 async def _back_off(what: str, attempt: int, exc: BaseException) -> int:

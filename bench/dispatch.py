@@ -52,11 +52,13 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import SecretStr
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from bench.floor import EmptyWorkflow
+from config.kafka import client_options
 from config.settings import ROOT, Settings
 from devstack import _proc
 from devstack.scratch import scratch_stack
@@ -136,7 +138,7 @@ class TaskWatcher:
             for p in range(settings.topic_partitions)
         ]
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **client_options(settings),
             enable_auto_commit=False,
             fetch_max_wait_ms=20,
             max_partition_fetch_bytes=4 * 1024 * 1024,
@@ -209,7 +211,7 @@ class Bench:
             respond([ActiveWarning(h, lv, (CITYWIDE,)) for h, lv in WARNINGS], plan).tasks
         )
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, linger_ms=5
+            **client_options(settings), enable_idempotence=True, linger_ms=5
         )
 
     async def run_once(self, index: int) -> RunResult:
@@ -375,7 +377,11 @@ def worker_env(settings: Settings) -> dict[str, str]:
     """Every setting as its ``TIDEGATE_*`` variable, so the worker sees what we see."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIDEGATE_")}
     for name in Settings.model_fields:
-        env[f"TIDEGATE_{name.upper()}"] = str(getattr(settings, name))
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is not None:
+            env[f"TIDEGATE_{name.upper()}"] = str(value)
     return env
 
 

@@ -40,8 +40,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import select
 
 from bench.dispatch import start_worker
+from config.kafka import client_options
 from config.settings import ROOT
 from devstack.scratch import scratch_stack
+from runtime.ops import events_topic
 from runtime.services import Runtime
 from store.models import WarningRecord
 
@@ -114,7 +116,7 @@ class Burst:
 class Bench:
     def __init__(self, rt: Runtime) -> None:
         self.s = rt.settings
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.s.kafka_bootstrap, linger_ms=5)
+        self.producer = AIOKafkaProducer(**client_options(self.s), linger_ms=5)
         self.sessions = rt.sessions
 
     async def send(self, topic: str, payloads: list[bytes]) -> None:
@@ -124,9 +126,7 @@ class Bench:
 
     async def dead_letters(self, dlq: str, count: int, started: float) -> float:
         """Seconds from ``started`` until ``count`` more dead letters have been consumed."""
-        consumer = AIOKafkaConsumer(
-            dlq, bootstrap_servers=self.s.kafka_bootstrap, auto_offset_reset="earliest"
-        )
+        consumer = AIOKafkaConsumer(dlq, **client_options(self.s), auto_offset_reset="earliest")
         await consumer.start()
         seen = 0
         try:
@@ -164,7 +164,7 @@ class Bench:
 
     async def events(self, name: str, payloads: list[bytes], already_dead: int) -> Burst:
         started = time.perf_counter()
-        await self.send(self.s.topic("tasks.events"), payloads)
+        await self.send(events_topic(self.s, "drainage"), payloads)
         dlq = self.s.topic("tasks.events.dlq")
         took = await self.dead_letters(dlq, already_dead + len(payloads), started)
         return Burst(name, len(payloads), took, len(payloads) / took)

@@ -1,8 +1,8 @@
 """``tidegate agency``: what an agency's desk does from a terminal.
 
 ``ack``, ``progress``, ``complete`` and ``decline`` deliver the same event an agency would put on
-``tidegate.tasks.events``, through the same parser, straight to the task's workflow, so an
-unknown task id is reported at once. ``listen`` prints the agency's tasks as they arrive.
+its ``tidegate.tasks.events.<agency>``, through the same parser, straight to the task's workflow,
+so an unknown task id is reported at once. ``listen`` prints the agency's tasks as they arrive.
 
 The answer commands need the API token of an agency desk or agency system account
 (``--token`` or ``TIDEGATE_TOKEN``): it is checked exactly as over HTTP
@@ -32,8 +32,10 @@ from access.matrix import Forbidden
 from alerts.kafka import Refused
 from cli.exit import ExitCode
 from cli.identity import cli_source
+from cli.listen import Refused as ListenRefused
 from cli.listen import listen as listen_quietly
 from config.errors import ConfigError
+from config.kafka import client_options
 from config.settings import load_settings
 from plans.loader import load_plan
 from runtime.services import Runtime, run_with
@@ -131,7 +133,9 @@ def listen(
     """Print the agency's task messages (one JSON line each) as they arrive; Ctrl-C stops.
 
     The agency must be one of the plan's. While Kafka is unreachable the listener says so once
-    and keeps reconnecting quietly (:mod:`cli.listen`).
+    and keeps reconnecting quietly (:mod:`cli.listen`). It reads as the configured Kafka user:
+    an agency desk sets TIDEGATE_KAFKA_SASL_USERNAME=agency-<id> and its password, and may
+    read its own agency's tasks only.
     """
     settings = load_settings()
     known = [a.id for a in load_plan(settings.plan_path).agencies]
@@ -141,5 +145,11 @@ def listen(
             param_hint="AGENCY",
         )
     topic = settings.topic(f"tasks.{agency}", drill=drill)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(listen_quietly(settings.kafka_bootstrap, topic, from_start=from_start))
+    try:
+        client = client_options(settings)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(listen_quietly(client, topic, from_start=from_start))
+    except (ConfigError, ListenRefused) as exc:
+        typer.echo(f"tidegate: {exc}", err=True)
+        code = ExitCode.USAGE if isinstance(exc, ConfigError) else ExitCode.REJECTED
+        raise typer.Exit(code) from None

@@ -10,6 +10,10 @@ listener says it in one line when Kafka is unreachable and one line when it is b
     tidegate: Kafka at 127.0.0.1:19092 is back; listening to tidegate.tasks.drainage
 
 Messages go to stdout, one line each; the banners go to stderr.
+
+Kafka turning the listener away is no outage: a user it does not know (or a wrong password),
+or a topic the user may not read (an agency's user listening to another agency's tasks), ends
+the listener at once with :class:`Refused`.
 """
 
 from __future__ import annotations
@@ -19,15 +23,24 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
 
 PROBE_SECONDS = 2.0
 """How often the listener checks whether an outage began or ended."""
 RETRY_SECONDS = (1.0, 2.0, 5.0)
 """Waits between attempts to connect at start-up; the last value repeats."""
+
+
+class Refused(Exception):
+    """Kafka will not let this user read the topic; the message says why, for a person."""
 
 
 def say(line: str) -> None:
@@ -63,11 +76,19 @@ class _Outage(logging.Handler):
             logger.propagate, logger.level = saved
 
 
-async def listen(bootstrap: str, topic: str, *, from_start: bool) -> None:
-    """Print ``topic``'s messages as they arrive, until cancelled."""
+async def listen(client: Mapping[str, Any], topic: str, *, from_start: bool) -> None:
+    """Print ``topic``'s messages as they arrive, until cancelled.
+
+    Args:
+        client: :func:`config.kafka.client_options`: where Kafka is and who listens.
+
+    Raises:
+        Refused: Kafka does not accept the user's credentials, or the user may not read it.
+    """
     outage = _Outage()
+    bootstrap = str(client["bootstrap_servers"])
     with outage.installed():
-        consumer = await _connect(bootstrap, topic, from_start, outage)
+        consumer = await _connect(client, topic, from_start, outage)
         try:
             reading = asyncio.create_task(_print(consumer))
             await _watch(reading, bootstrap, topic, outage)
@@ -76,19 +97,29 @@ async def listen(bootstrap: str, topic: str, *, from_start: bool) -> None:
 
 
 async def _connect(
-    bootstrap: str, topic: str, from_start: bool, outage: _Outage
+    client: Mapping[str, Any], topic: str, from_start: bool, outage: _Outage
 ) -> AIOKafkaConsumer:
     attempt = 0
+    bootstrap = client["bootstrap_servers"]
+    user = client.get("sasl_plain_username")
     while True:
         consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            auto_offset_reset="earliest" if from_start else "latest",
+            topic, **client, auto_offset_reset="earliest" if from_start else "latest"
         )
         try:
             await consumer.start()
+        except (TopicAuthorizationFailedError, GroupAuthorizationFailedError):
+            await consumer.stop()
+            raise Refused(
+                f"Kafka at {bootstrap} does not let {user or 'anyone'} read {topic}"
+            ) from None
         except (KafkaError, OSError) as exc:
             await consumer.stop()
+            if "SaslAuthenticationFailed" in outage.reason:
+                raise Refused(
+                    f"Kafka at {bootstrap} refuses the credentials of user {user!r}: check "
+                    "TIDEGATE_KAFKA_SASL_USERNAME and TIDEGATE_KAFKA_SASL_PASSWORD"
+                ) from None
             if attempt == 0:
                 say(
                     f"Kafka at {bootstrap} is not reachable ({exc.__class__.__name__}); "

@@ -7,9 +7,11 @@ import asyncio
 import typer
 
 from cli.status import status
+from config.errors import ConfigError
+from config.kafka import describe
 from config.settings import load_settings
 from plans.loader import load_plan
-from runtime.ops import ensure_topics, standard_topics
+from runtime.ops import OpsError, agency_user, ensure_access, ensure_topics, standard_topics
 
 
 def register(app: typer.Typer) -> None:
@@ -26,14 +28,31 @@ def worker() -> None:
     raise typer.Exit(worker_module.main())
 
 
-def topics() -> None:
-    """Create every topic tidegate uses, live and drill, on the configured Kafka cluster.
+def topics(
+    acls: bool = typer.Option(
+        True,
+        "--acls/--no-acls",
+        help="Also give each agency's Kafka user (agency-<id>) its rights (SASL only).",
+    ),
+) -> None:
+    """Create every topic tidegate uses, live and drill, on the configured Kafka cluster, and
+    the agencies' ACLs (docs/kafka-security.md).
 
-    ``make run`` does this for the embedded broker; run it once against your own cluster.
-    Existing topics are left as they are.
+    ``make run`` does this for the embedded broker; run it against your own cluster once, and
+    again when the plan gains an agency. Existing topics and ACLs are left as they are. The
+    agencies' users themselves (SCRAM credentials) are yours to create.
     """
     settings = load_settings()
     agencies = [agency.id for agency in load_plan(settings.plan_path).agencies]
-    wanted = standard_topics(settings, agencies)
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, wanted))
-    typer.echo(f"{len(wanted)} topics present on {settings.kafka_bootstrap}")
+    secured = settings.kafka_security_protocol != "PLAINTEXT"
+    try:
+        wanted = standard_topics(settings, agencies)
+        asyncio.run(ensure_topics(settings, wanted))
+        typer.echo(f"{len(wanted)} topics present on {describe(settings)}")
+        if acls and secured:
+            asyncio.run(ensure_access(settings, agencies))
+            users = ", ".join(agency_user(a) for a in agencies)
+            typer.echo(f"ACLs present for {len(agencies)} agency users: {users}")
+    except (ConfigError, OpsError) as exc:
+        typer.echo(f"tidegate: {exc}", err=True)
+        raise typer.Exit(2) from None

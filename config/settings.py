@@ -8,8 +8,9 @@ them on explicitly. Nothing reads the environment anywhere else.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.errors import ConfigError
@@ -54,6 +55,18 @@ class Settings(BaseSettings):
     drill_topic_prefix: str = "tidegate.drill"
     topic_partitions: int = Field(default=3, ge=1, le=64)
     consumer_group: str = "tidegate"
+    kafka_security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL", "PLAINTEXT"] = "SASL_PLAINTEXT"
+    """How clients authenticate (``docs/kafka-security.md``): ``SASL_PLAINTEXT`` as the embedded
+    broker wants it, ``SASL_SSL`` across a network, ``PLAINTEXT`` only for a cluster of your
+    own that authenticates nobody."""
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = "tidegate"
+    """tidegate's own principal (``User:tidegate``); the embedded broker makes it a super user."""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    """Empty: the embedded broker's password for the user, from ``data_dir/kafka/credentials.json``
+    (generated on its first start)."""
+    kafka_ssl_cafile: Path | None = None
+    """CA certificates to check the brokers against (``SASL_SSL``); default: the system's."""
 
     # Database
     database_url: str = ""
@@ -112,6 +125,22 @@ class Settings(BaseSettings):
             raise ValueError(f"topic prefix may only use letters, digits, '.', '_', '-': {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Self:
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return self
+        name = self.kafka_sasl_username
+        if not name or not name.isprintable() or name != name.strip():
+            raise ValueError(f"TIDEGATE_KAFKA_SASL_USERNAME must name the Kafka user, got {name!r}")
+        if self.kafka_sasl_mechanism == "PLAIN" and self.kafka_security_protocol != "SASL_SSL":
+            raise ValueError(
+                "TIDEGATE_KAFKA_SASL_MECHANISM=PLAIN sends the password in clear: use it with "
+                "TIDEGATE_KAFKA_SECURITY_PROTOCOL=SASL_SSL, or use SCRAM-SHA-512"
+            )
+        if self.kafka_ssl_cafile is not None and not self.kafka_ssl_cafile.is_file():
+            raise ValueError(f"TIDEGATE_KAFKA_SSL_CAFILE: no such file {self.kafka_ssl_cafile}")
+        return self
+
     @property
     def db_url(self) -> str:
         """The effective database URL (the SQLite default lives in ``data_dir``)."""
@@ -141,6 +170,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"TIDEGATE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"]
+            else err["msg"].removeprefix("Value error, ")  # a check across fields names them
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None

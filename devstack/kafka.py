@@ -11,24 +11,37 @@ nothing, which makes every start-up problem invisible.
 Storage is formatted once and then reused (``start(fresh=False)``), so a broker can be stopped
 and started again with its topics and offsets intact, as ``make run`` and the reliability tests
 need.
+
+Every client authenticates (``docs/kafka-security.md``): the one client listener is
+``SASL_PLAINTEXT`` with SCRAM-SHA-512, and the ``StandardAuthorizer`` allows nothing that no ACL
+allows. Two super users exist from the start: tidegate's own user (``TIDEGATE_KAFKA_SASL_USERNAME``,
+``tidegate``) and the broker's own, :data:`BROKER_USER`, which it uses to talk to itself (SCRAM on
+the client listener, PLAIN on the controller listener: KRaft cannot check SCRAM there, as the
+SCRAM credentials live in the metadata the controller serves). Their SCRAM credentials are
+written into the metadata log when the storage is formatted; later users (the agencies) are
+added through the Admin API (:mod:`runtime.ops`). Passwords are generated once per data
+directory into :attr:`KafkaBroker.credentials_file` (mode 0600), never passed on a command line.
 """
 
 from __future__ import annotations
 
 import base64
 import fcntl
+import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from config.kafka import CREDENTIALS_FILE, read_credentials
 from devstack import _proc
 from devstack.errors import DevstackError, FetchError, ServiceStartError, ToolMissingError
 
@@ -48,6 +61,25 @@ MIN_JAVA = 17
 DEFAULT_HEAP = ("-Xms128m", "-Xmx512m")
 _COMPLETE = ".complete"
 _FETCH_TIMEOUT_S = 900.0
+SASL_MECHANISM = "SCRAM-SHA-512"
+"""The one mechanism clients may use on the embedded broker."""
+BROKER_USER = "tidegate-broker"
+"""The broker's own principal (inter-broker and controller connections); a super user."""
+
+
+def require_embedded_security(settings: Settings) -> None:
+    """Refuse client settings the embedded broker would turn away, before starting anything."""
+    if (settings.kafka_security_protocol, settings.kafka_sasl_mechanism) != (
+        "SASL_PLAINTEXT",
+        SASL_MECHANISM,
+    ):
+        raise DevstackError(
+            "the embedded Kafka broker authenticates every client with SASL_PLAINTEXT and "
+            f"{SASL_MECHANISM}; unset TIDEGATE_KAFKA_SECURITY_PROTOCOL and "
+            "TIDEGATE_KAFKA_SASL_MECHANISM (other values are for a cluster of your own)"
+        )
+    if settings.kafka_sasl_username == BROKER_USER:
+        raise DevstackError(f"TIDEGATE_KAFKA_SASL_USERNAME cannot be {BROKER_USER!r}: the broker's")
 
 
 def find_java() -> str | None:
@@ -275,11 +307,14 @@ class KafkaBroker(_proc.Service):
 
     Args:
         version: Kafka release (``kafka_2.13`` artifact version, 4.x).
-        port: PLAINTEXT listener port (the bootstrap port).
+        port: SASL_PLAINTEXT client listener port (the bootstrap port).
         controller_port: KRaft controller listener port.
         cache_dir: where jars are cached, shared by all brokers of the same version.
-        data_dir: this broker's own directory: configs, ``data/`` (log.dirs), ``logs/``, pid.
+        data_dir: this broker's own directory: configs, credentials, ``data/`` (log.dirs),
+            ``logs/``, pid.
         detach: leave the JVM running when this Python process exits (``devstack up``).
+        admin_user: the super user clients log in as (tidegate's own principal).
+        admin_password: its password; ``None``: generated once into :attr:`credentials_file`.
     """
 
     def __init__(
@@ -294,6 +329,8 @@ class KafkaBroker(_proc.Service):
         heap_opts: tuple[str, ...] = DEFAULT_HEAP,
         detach: bool = False,
         maven_repo: Path | None = None,
+        admin_user: str = "tidegate",
+        admin_password: str | None = None,
     ) -> None:
         self.version = version
         self.port = port
@@ -304,6 +341,8 @@ class KafkaBroker(_proc.Service):
         self.heap_opts = heap_opts
         self.detach = detach
         self.maven_repo = maven_repo
+        self.admin_user = admin_user
+        self._admin_password = admin_password or None
         self._popen: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -316,6 +355,8 @@ class KafkaBroker(_proc.Service):
             cache_dir=settings.kafka_cache_dir,
             data_dir=settings.data_dir / "kafka",
             detach=detach,
+            admin_user=settings.kafka_sasl_username,
+            admin_password=settings.kafka_sasl_password.get_secret_value() or None,
         )
 
     # -- paths -----------------------------------------------------------------------------
@@ -345,6 +386,11 @@ class KafkaBroker(_proc.Service):
         return self.data_dir / "server.properties"
 
     @property
+    def credentials_file(self) -> Path:
+        """``{"users": {name: password}}``, mode 0600: read by :mod:`config.kafka`."""
+        return self.data_dir / CREDENTIALS_FILE
+
+    @property
     def pid_file(self) -> Path:
         """Pid of the running JVM, so another process (``devstack down``) can stop it."""
         return self.data_dir / "kafka.pid"
@@ -352,6 +398,33 @@ class KafkaBroker(_proc.Service):
     def is_formatted(self) -> bool:
         """Whether the storage directory holds a formatted KRaft log."""
         return (self.storage_dir / "meta.properties").is_file()
+
+    # -- users ---------------------------------------------------------------------------
+    def passwords(self, users: Iterable[str] = ()) -> dict[str, str]:
+        """Every user's password, generating one for each of ``users`` that has none yet.
+
+        Only the broker's own users exist on the broker by themselves; others (the agencies')
+        must then be created with these passwords (:func:`runtime.ops.ensure_users`).
+        """
+        known = read_credentials(self.credentials_file)
+        updated = dict(known)
+        given = self._admin_password
+        if given is not None:
+            if self.is_formatted() and known.get(self.admin_user, given) != given:
+                raise DevstackError(
+                    f"TIDEGATE_KAFKA_SASL_PASSWORD is not the password of {self.admin_user!r} on "
+                    f"the embedded broker (see {self.credentials_file}); unset it"
+                )
+            updated[self.admin_user] = given
+        for user in (self.admin_user, BROKER_USER, *users):
+            updated.setdefault(user, secrets.token_urlsafe(24))
+        if updated != known:
+            self._write_private(self.credentials_file, json.dumps({"users": updated}, indent=1))
+        return updated
+
+    def password(self, user: str) -> str:
+        """The password of one user (generated if it has none yet)."""
+        return self.passwords([user])[user]
 
     # -- lifecycle -------------------------------------------------------------------------
     def fetch(self) -> Path:
@@ -388,10 +461,19 @@ class KafkaBroker(_proc.Service):
         libs = self.fetch()
         java = require_java()
         started = time.monotonic()
+        if self.is_formatted() and not self.credentials_file.is_file():
+            log.warning(
+                "Kafka storage in %s predates authentication (no %s): formatting it afresh; "
+                "its topics and offsets are gone",
+                self.storage_dir,
+                self.credentials_file.name,
+            )
+            fresh = True
         if fresh:
             shutil.rmtree(self.storage_dir, ignore_errors=True)
             shutil.rmtree(self.log_dir, ignore_errors=True)
-        self._write_configs()
+        passwords = self.passwords()
+        self._write_configs(passwords[BROKER_USER])
         classpath = f"{libs}/*"  # the JVM expands the wildcard itself
         log_opts = [
             f"-Dkafka.logs.dir={self.log_dir}",
@@ -401,7 +483,7 @@ class KafkaBroker(_proc.Service):
             "-Dlog4j2.shutdownHookEnabled=false",
         ]
         if not self.is_formatted():
-            self._format(java, classpath, log_opts)
+            self._format(java, classpath, log_opts, passwords)
         argv = [
             java,
             *self.heap_opts,
@@ -461,23 +543,49 @@ class KafkaBroker(_proc.Service):
         self.pid_file.unlink(missing_ok=True)
 
     # -- internals -------------------------------------------------------------------------
-    def _write_configs(self) -> None:
+    def _write_private(self, path: Path, text: str) -> None:
+        """Write a file only its owner can read (it holds passwords), replacing it atomically."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.unlink(missing_ok=True)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        partial.replace(path)
+
+    def _write_configs(self, broker_password: str) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        listeners = (
-            f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}"
-        )
+        client = f"SASL_PLAINTEXT://{self.host}:{self.port}"
+        scram = SASL_MECHANISM.lower()
+        login = f'username="{BROKER_USER}" password="{broker_password}"'
         # Single-node overrides: the defaults (RF 3, min ISR 2, 50 partitions, 128 MiB dedupe
         # buffer, 3 s rebalance delay) make a one-broker cluster fail or start slowly.
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{self.host}:{self.controller_port}",
-            "listeners": listeners,
-            "advertised.listeners": listeners,
+            "listeners": f"{client},CONTROLLER://{self.host}:{self.controller_port}",
+            "advertised.listeners": client,
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "SASL_PLAINTEXT",
+            "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,"
+            "CONTROLLER:SASL_PLAINTEXT",
+            "sasl.mechanism.inter.broker.protocol": SASL_MECHANISM,
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.sasl_plaintext.sasl.enabled.mechanisms": SASL_MECHANISM,
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            f"listener.name.sasl_plaintext.{scram}.sasl.jaas.config": (
+                f"org.apache.kafka.common.security.scram.ScramLoginModule required {login};"
+            ),
+            # The controller listener knows one user, the broker itself.
+            "listener.name.controller.plain.sasl.jaas.config": (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {login} "
+                f'user_{BROKER_USER}="{broker_password}";'
+            ),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{self.admin_user};User:{BROKER_USER}",
+            "allow.everyone.if.no.acl.found": "false",
             "log.dirs": str(self.storage_dir),
             "num.partitions": "1",
             "default.replication.factor": "1",
@@ -495,15 +603,16 @@ class KafkaBroker(_proc.Service):
             "num.io.threads": "2",
             "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
         }
-        self.server_properties.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        self._write_private(self.server_properties, "".join(f"{k}={v}\n" for k, v in props.items()))
         (self.data_dir / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
 
-    def _format(self, java: str, classpath: str, log_opts: list[str]) -> None:
+    def _format(
+        self, java: str, classpath: str, log_opts: list[str], passwords: dict[str, str]
+    ) -> None:
         # A half-written storage dir (no meta.properties) would make the formatter refuse.
         shutil.rmtree(self.storage_dir, ignore_errors=True)
         cluster_id = new_cluster_id()
-        argv = [
-            java,
+        args = [
             *log_opts,
             "-cp",
             classpath,
@@ -514,9 +623,22 @@ class KafkaBroker(_proc.Service):
             "-c",
             str(self.server_properties),
         ]
-        result = subprocess.run(
-            argv, capture_output=True, text=True, timeout=120, check=False, cwd=self.data_dir
-        )
+        for user in (self.admin_user, BROKER_USER):
+            args += ["--add-scram", f"{SASL_MECHANISM}=[name={user},password={passwords[user]}]"]
+        # The passwords go in a private argument file, not on a command line anyone can read.
+        argfile = self.data_dir / "format.args"
+        self._write_private(argfile, "".join(f"{_java_quote(arg)}\n" for arg in args))
+        try:
+            result = subprocess.run(
+                [java, f"@{argfile}"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+                cwd=self.data_dir,
+            )
+        finally:
+            argfile.unlink(missing_ok=True)
         (self.log_dir / "format.log").write_text(result.stdout + result.stderr)
         if result.returncode != 0 or not self.is_formatted():
             last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -524,3 +646,8 @@ class KafkaBroker(_proc.Service):
                 f"formatting Kafka storage failed: {last[0]}; see {self.log_dir / 'format.log'}"
             )
         log.info("formatted Kafka storage in %s (cluster id %s)", self.storage_dir, cluster_id)
+
+
+def _java_quote(arg: str) -> str:
+    """One argument of a ``java @argfile``: double-quoted, backslashes and quotes escaped."""
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -42,11 +42,24 @@ from config.errors import ConfigError
 from config.settings import ROOT, Settings, load_settings
 from devstack import _proc
 from devstack.errors import DevstackError, ToolMissingError
-from devstack.kafka import KafkaBroker, is_fetched, require_java, require_mvn
+from devstack.kafka import (
+    KafkaBroker,
+    is_fetched,
+    require_embedded_security,
+    require_java,
+    require_mvn,
+)
 from devstack.temporal import TemporalDevServer
 from plans.errors import PlanError
 from plans.loader import load_plan
-from runtime.ops import OpsError, ensure_topics, require_temporal, standard_topics
+from runtime.ops import (
+    OpsError,
+    agency_user,
+    ensure_access,
+    ensure_topics,
+    require_temporal,
+    standard_topics,
+)
 
 log = logging.getLogger("devstack")
 
@@ -119,7 +132,9 @@ def _stop_on_signals() -> Iterator[Callable[[], None]]:
 
 # -- checks --------------------------------------------------------------------------------
 def preflight(settings: Settings, *, foreground: Sequence[ForegroundCommand], http: bool) -> None:
-    """Fail before starting anything if a tool is missing or a port is taken."""
+    """Fail before starting anything if a tool is missing, a port is taken or the Kafka
+    settings are not the embedded broker's."""
+    require_embedded_security(settings)
     require_java()
     if not is_fetched(settings.kafka_cache_dir, settings.kafka_version):
         require_mvn()
@@ -242,13 +257,27 @@ def start_services(
 
     topics = standard_topics(settings, agencies)
     say(f"ensuring {len(topics)} Kafka topics (agencies: {', '.join(agencies)})")
-    asyncio.run(ensure_topics(broker.bootstrap, topics))
+    asyncio.run(ensure_topics(settings, topics))
+    secure_agencies(settings, broker, agencies)
 
     if migrate:
         migrate_database()
     else:
         say("skipping database migrations (--skip-migrations)")
     return temporal, broker
+
+
+def secure_agencies(settings: Settings, broker: KafkaBroker, agencies: Sequence[str]) -> None:
+    """A Kafka user per agency, with a password generated once, and its ACLs; say where the
+    passwords are."""
+    users = [agency_user(agency) for agency in agencies]
+    passwords = broker.passwords(users)
+    asyncio.run(ensure_access(settings, agencies, {user: passwords[user] for user in users}))
+    say(
+        f"Kafka users (SASL/SCRAM-SHA-512): {broker.admin_user} (tidegate, super user) and "
+        f"agency-<id> per agency, e.g. {users[0] if users else 'agency-drainage'}; "
+        f"passwords in {broker.credentials_file} (docs/kafka-security.md)"
+    )
 
 
 def _stopping(what: str, stop: Callable[[], None]) -> None:

@@ -86,7 +86,7 @@ async def scratch_stack(
             stops.callback(kafka.stop)
             kafka.start(fresh=True)
             agencies = [agency.id for agency in load_plan(settings.plan_path).agencies]
-            await ensure_topics(settings.kafka_bootstrap, standard_topics(settings, agencies))
+            await ensure_topics(settings, standard_topics(settings, agencies))
             await upgrade_async(settings.db_url)
             yield Scratch(settings, temporal, kafka)
     finally:

@@ -7,8 +7,9 @@ answers still due for that task.
 
 How answers travel depends on the mode (see ``docs/drills.md``):
 
-* ``--speed``: as JSON on ``tidegate.drill.tasks.events``, the agencies' real channel, which the
-  worker's drill event consumer turns into signals (:class:`KafkaResponder`).
+* ``--speed``: as JSON on the agency's ``tidegate.drill.tasks.events.<agency>``, the agencies'
+  real channel, which the worker's drill event consumer turns into signals
+  (:class:`KafkaResponder`).
 * ``--fast``: through the same parser and delivery function straight to the task workflow
   (:class:`SignalResponder`). The agenda must know an answer has landed before it skips
   virtual time on, and a Kafka round trip per answer would cost more wall time than the whole
@@ -21,8 +22,8 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,10 +33,13 @@ from alerts.agency_events import deliver, parse_event
 from alerts.kafka import Refused
 from drills.agencies import Profiles
 from drills.clock import Agenda, Timebase
+from runtime.ops import events_topic
 from workflows.tracking import AnswerRoute
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
+
+    from config.settings import Settings
 
 AGENCY_NAME = "drill-agency"
 """The ``by`` of every simulated answer."""
@@ -51,8 +55,8 @@ timers fires ("invalid history builder state for action")."""
 class Responder(Protocol):
     """How a simulated agency's answer reaches the task workflow."""
 
-    async def answer(self, task_id: str, kind: str) -> bool:
-        """Deliver one event; False when the task is already closed (refused)."""
+    async def answer(self, task_id: str, agency: str, kind: str) -> bool:
+        """Deliver one event of ``agency``; False when the task is already closed (refused)."""
         ...
 
 
@@ -67,27 +71,27 @@ class SignalResponder:
     def __init__(self, route: AnswerRoute) -> None:
         self._route = route
 
-    async def answer(self, task_id: str, kind: str) -> bool:
-        """Hand the answer to the task's workflow; a closed task refuses."""
+    async def answer(self, task_id: str, agency: str, kind: str) -> bool:
+        """Hand the answer to the task's workflow, as the agency's; a closed task refuses."""
         try:
-            await deliver(self._route, parse_event(event_body(task_id, kind)))
+            route = replace(self._route, agency=agency)
+            await deliver(route, parse_event(event_body(task_id, kind)))
         except Refused:
             return False
         return True
 
 
 class KafkaResponder:
-    """Publish the event on the drill events topic, as an agency's system would."""
+    """Publish the event on the agency's drill events topic, as an agency's system would."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+    def __init__(self, producer: AIOKafkaProducer, settings: Settings) -> None:
         self._producer = producer
-        self._topic = topic
+        self._settings = settings
 
-    async def answer(self, task_id: str, kind: str) -> bool:
+    async def answer(self, task_id: str, agency: str, kind: str) -> bool:
         """Send the event; the worker's drill consumer delivers (or dead-letters) it."""
-        await self._producer.send_and_wait(
-            self._topic, event_body(task_id, kind), key=task_id.encode()
-        )
+        topic = events_topic(self._settings, agency, drill=True)
+        await self._producer.send_and_wait(topic, event_body(task_id, kind), key=task_id.encode())
         return True
 
 
@@ -112,7 +116,7 @@ class Desk:
     def __init__(
         self,
         *,
-        bootstrap: str,
+        client: Mapping[str, Any],
         partitions: list[TopicPartition],
         response_prefix: str,
         profiles: Profiles,
@@ -122,7 +126,7 @@ class Desk:
         responder: Responder,
         on_closing: Callable[[str], None] | None = None,
     ) -> None:
-        self._bootstrap = bootstrap
+        self._client = client
         self._partitions = partitions
         self._prefix = response_prefix
         self._profiles = profiles
@@ -137,9 +141,7 @@ class Desk:
 
     async def __aenter__(self) -> Desk:
         """Pin the end of every topic before the drill sends anything, then start reading."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False
-        )
+        consumer = AIOKafkaConsumer(**self._client, group_id=None, enable_auto_commit=False)
         await consumer.start()
         self._consumer = consumer
         partitions = self._partitions
@@ -194,13 +196,13 @@ class Desk:
         ):
             # Half a minute off the plan's whole-minute timers: see ANSWER_OFFSET_MINUTES.
             delay = self._timebase.duration(minutes + ANSWER_OFFSET_MINUTES)
-            self._agenda.at(issued + delay, self._answer_later(task_id, kind))
+            self._agenda.at(issued + delay, self._answer_later(task_id, agency, kind))
 
-    def _answer_later(self, task_id: str, kind: str) -> Any:
+    def _answer_later(self, task_id: str, agency: str, kind: str) -> Any:
         async def answer() -> None:
             if task_id in self.stats.stood_down:
                 return
-            if await self._responder.answer(task_id, kind):
+            if await self._responder.answer(task_id, agency, kind):
                 self.stats.answers[kind] += 1
                 if kind == "complete":
                     self._closing(task_id)

@@ -32,6 +32,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from alerts.intake import parse_alert
+from config.kafka import client_options
 from config.settings import Settings
 from drills.agencies import Profiles, load_profiles
 from drills.clock import Agenda, Clock, RealClock, Timebase
@@ -45,7 +46,12 @@ from plans.ledger import AlertLedger
 from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
 from plans.model import Plan
-from runtime.ops import ensure_topics, register_search_attributes, require_temporal
+from runtime.ops import (
+    ensure_topics,
+    events_topic,
+    register_search_attributes,
+    require_temporal,
+)
 from runtime.services import Runtime
 from runtime.wiring import build_worker
 from store.drills import drill_responses, drill_rows, drill_state, end_drill, open_task_ids
@@ -225,7 +231,7 @@ async def run_speed(
     """Replay ``timeline`` on the configured services, ``options.speed`` times real time.
 
     The worker (``make run``) must be running: it executes the drill's workflows and turns the
-    simulated agencies' answers on ``tidegate.drill.tasks.events`` into signals.
+    simulated agencies' answers on ``tidegate.drill.tasks.events.<agency>`` into signals.
     """
     started = time.monotonic()
     async with AsyncExitStack() as stack:
@@ -234,7 +240,7 @@ async def run_speed(
         clock = RealClock()
         run = new_run(timeline, settings, options, await clock.now() + timedelta(seconds=1))
         producer = await rt.producer()
-        responder = KafkaResponder(producer, settings.topic("tasks.events", drill=True))
+        responder = KafkaResponder(producer, settings)
         driver = _Driver(run, settings, client, clock, responder)
         await driver.drive(stack, observe)
         await _finish(run, client, rt.sessions, await clock.now())
@@ -284,14 +290,13 @@ class _Driver:
         self.observe = observe
         agencies = [agency.id for agency in run.plan.agencies]
         task_topics = [settings.topic(f"tasks.{a}", drill=True) for a in agencies]
+        answer_topics = [events_topic(settings, a, drill=True) for a in agencies]
         await ensure_topics(
-            settings.kafka_bootstrap,
-            {t: settings.topic_partitions for t in task_topics}
-            | {settings.topic("tasks.events", drill=True): settings.topic_partitions},
+            settings, {t: settings.topic_partitions for t in task_topics + answer_topics}
         )
         self.desk = await stack.enter_async_context(
             Desk(
-                bootstrap=settings.kafka_bootstrap,
+                client=client_options(settings),
                 partitions=await self._partitions(task_topics),
                 response_prefix=f"{run.workflow_id}-",
                 profiles=run.options.profiles or load_profiles(),
@@ -321,7 +326,7 @@ class _Driver:
         self._report_progress("stopping")
 
     async def _partitions(self, topics: list[str]) -> list[TopicPartition]:
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap)
+        producer = AIOKafkaProducer(**client_options(self.settings))
         await producer.start()
         try:
             return [

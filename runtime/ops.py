@@ -1,4 +1,5 @@
-"""What a deployment needs before tidegate runs: its Kafka topics and its search attributes.
+"""What a deployment needs before tidegate runs: its Kafka topics, users and ACLs, and its
+search attributes.
 
 Production code, used by ``make run``, ``tidegate topics``, drills and the tests alike, and by an
 operator preparing their own cluster.
@@ -7,6 +8,10 @@ Topics are created up front, with explicit partition counts. Relying on broker a
 would give every topic ``num.partitions=1`` and make the first produce see
 LEADER_NOT_AVAILABLE; per-agency task topics need several partitions so that one flooded
 district does not serialise every other district's work behind it.
+
+Each agency is a Kafka user of its own, ``agency-<id>`` (:func:`agency_acls`): it may read its
+own task topic and write its own events topic, nothing else, so no agency can read another's
+work or answer for it (``docs/kafka-security.md``). tidegate's own user is a super user.
 """
 
 from __future__ import annotations
@@ -20,11 +25,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.service import RPCError, RPCStatusCode
 
+from config.kafka import client_options, describe
+from runtime.kafka_admin import (
+    Acl,
+    KafkaAdminError,
+    Operation,
+    PatternType,
+    ResourceType,
+    create_acls,
+    set_scram_credentials,
+)
 from workflows import search
 
 if TYPE_CHECKING:
@@ -42,6 +57,23 @@ class OpsError(Exception):
 _TIMEOUT_S = 60.0
 DLQ_PARTITIONS = 1
 """Dead letters are rare and read by people; one partition keeps them in arrival order."""
+RESERVED_AGENCIES = frozenset({"dlq"})
+"""Agency ids whose events topic would be another topic (``tasks.events.dlq``)."""
+
+
+def agency_user(agency: str) -> str:
+    """The Kafka user of an agency: ``agency-<id>`` (principal ``User:agency-<id>``)."""
+    return f"agency-{agency}"
+
+
+def agency_group_prefix(agency: str) -> str:
+    """Consumer groups an agency may use: ``agency-<id>.<anything>`` (ids hold no dot)."""
+    return f"{agency_user(agency)}."
+
+
+def events_topic(settings: Settings, agency: str, *, drill: bool = False) -> str:
+    """Where an agency answers its tasks: ``tidegate.tasks.events.<agency>``."""
+    return settings.topic(f"tasks.events.{agency}", drill=drill)
 
 
 def standard_topics(settings: Settings, agencies: Sequence[str]) -> dict[str, int]:
@@ -49,7 +81,13 @@ def standard_topics(settings: Settings, agencies: Sequence[str]) -> dict[str, in
 
     Live and drill traffic use separate prefixes so that an exercise can never page a real
     crew; the drill set mirrors the live one exactly.
+
+    Raises:
+        OpsError: An agency id whose topics would be another topic.
     """
+    reserved = sorted(RESERVED_AGENCIES.intersection(agencies))
+    if reserved:
+        raise OpsError(f"agency ids {', '.join(reserved)} are reserved: rename them in the plan")
     parts = settings.topic_partitions
     names: dict[str, int] = {
         "alerts": parts,
@@ -58,8 +96,9 @@ def standard_topics(settings: Settings, agencies: Sequence[str]) -> dict[str, in
     }
     for agency in agencies:
         names[f"tasks.{agency}"] = parts
+    for agency in agencies:
+        names[f"tasks.events.{agency}"] = parts
     names |= {
-        "tasks.events": parts,
         "tasks.events.dlq": DLQ_PARTITIONS,
         "escalations": parts,
         "notices": parts,
@@ -81,7 +120,54 @@ def _errors(response: Any) -> list[tuple[str, int, str | None]]:
     return out
 
 
-async def ensure_topics(bootstrap: str, topics: Mapping[str, int]) -> None:
+def agency_acls(settings: Settings, agencies: Sequence[str]) -> list[Acl]:
+    """What each agency's user may do, live and in drills: read its task topic, write its
+    events topic, read through its own consumer groups. Nothing else: no other agency's
+    topics, no topic creation, no other group.
+
+    (READ and WRITE imply DESCRIBE; WRITE implies the idempotent producer's IDEMPOTENT_WRITE.)
+    """
+    acls: list[Acl] = []
+    for agency in agencies:
+        principal = f"User:{agency_user(agency)}"
+        for drill in (False, True):
+            tasks = settings.topic(f"tasks.{agency}", drill=drill)
+            events = events_topic(settings, agency, drill=drill)
+            acls += [
+                Acl(principal, ResourceType.TOPIC, tasks, PatternType.LITERAL, Operation.READ),
+                Acl(principal, ResourceType.TOPIC, events, PatternType.LITERAL, Operation.WRITE),
+            ]
+        group = agency_group_prefix(agency)
+        acls.append(Acl(principal, ResourceType.GROUP, group, PatternType.PREFIXED, Operation.READ))
+    return acls
+
+
+async def ensure_access(
+    settings: Settings, agencies: Sequence[str], passwords: Mapping[str, str] | None = None
+) -> None:
+    """Give each agency its Kafka user's rights (:func:`agency_acls`), and with ``passwords``
+    (user to password) create or update those users' SCRAM credentials first. Idempotent.
+
+    Runs as tidegate's own user, which must be allowed to (ALTER on the cluster: a super user).
+
+    Raises:
+        OpsError: The cluster refused (no authorizer, not allowed), or did not answer in time.
+    """
+    where = describe(settings)
+    try:
+        async with asyncio.timeout(_TIMEOUT_S):
+            options = client_options(settings)
+            if passwords:
+                await set_scram_credentials(options, passwords, settings.kafka_sasl_mechanism)
+            await create_acls(options, agency_acls(settings, agencies))
+    except TimeoutError:
+        raise OpsError(f"Kafka at {where} did not create the agencies' access in time") from None
+    except (KafkaAdminError, KafkaError) as exc:
+        raise OpsError(f"Kafka at {where}: {exc}") from None
+    log.info("agency access in place on %s for %d agencies", where, len(agencies))
+
+
+async def ensure_topics(settings: Settings, topics: Mapping[str, int]) -> None:
     """Create missing topics with the given partition counts and wait until all have leaders.
 
     Existing topics are left alone (a differing partition count is only logged: adding
@@ -89,18 +175,24 @@ async def ensure_topics(bootstrap: str, topics: Mapping[str, int]) -> None:
     """
     try:
         async with asyncio.timeout(_TIMEOUT_S):
-            await _ensure_topics(bootstrap, topics)
+            await _ensure_topics(settings, topics)
     except TimeoutError:
         raise OpsError(
-            f"Kafka on {bootstrap} did not create and elect leaders for the topics within "
-            f"{_TIMEOUT_S:.0f}s"
+            f"Kafka at {describe(settings)} did not create and elect leaders for the topics "
+            f"within {_TIMEOUT_S:.0f}s"
+        ) from None
+    except KafkaError as exc:
+        raise OpsError(
+            f"Kafka at {describe(settings)}: {exc.__class__.__name__} (not running, or it "
+            "refuses these credentials?)"
         ) from None
 
 
-async def _ensure_topics(bootstrap: str, topics: Mapping[str, int]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
-    await admin.start()
+async def _ensure_topics(settings: Settings, topics: Mapping[str, int]) -> None:
+    bootstrap = settings.kafka_bootstrap
+    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=30_000)
     try:
+        await admin.start()
         existing = await _describe(admin, topics)
         missing = [
             NewTopic(name, num_partitions=count, replication_factor=1)

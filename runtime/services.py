@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from activities.messaging import throttle_metadata_retries
 from config.errors import ConfigError
+from config.kafka import client_options, describe
 from plans.loader import load_plan
 from store.db import create_engine, session_maker
 from store.plans import PlanLibrary
@@ -145,18 +146,17 @@ async def connect_temporal(settings: Settings) -> Client:
 
 
 async def start_producer(settings: Settings) -> AIOKafkaProducer:
-    """Start an idempotent producer, or explain that the broker is unreachable."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, linger_ms=5
-    )
+    """Start an idempotent producer, or explain that the broker is unreachable or refuses us."""
+    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, linger_ms=5)
     throttle_metadata_retries(producer)
     try:
         await producer.start()
     except Exception as exc:
         await producer.stop()
         raise ConfigError(
-            f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc.__class__.__name__}); "
-            "start the stack with `make run` or set TIDEGATE_KAFKA_BOOTSTRAP"
+            f"cannot reach or log in to Kafka at {describe(settings)} "
+            f"({exc.__class__.__name__}); start the stack with `make run`, or set "
+            "TIDEGATE_KAFKA_BOOTSTRAP and the TIDEGATE_KAFKA_SASL_* credentials"
         ) from None
     return producer
 

@@ -55,8 +55,9 @@ async def build_worker(rt: Runtime) -> Worker:
 async def build_intakes(rt: Runtime) -> list[KafkaIntake]:
     """The Kafka consumers: warnings in, and agencies' answers for live and drill tasks."""
     settings, client, producer = rt.settings, await rt.temporal(), await rt.producer()
+    agencies = [agency.id for agency in rt.plan.agencies]
     return [
         AlertConsumer(settings, client, rt.sessions, producer, rt.plan),
-        AgencyEventConsumer(settings, client, rt.sessions, producer),
-        AgencyEventConsumer(settings, client, rt.sessions, producer, drill=True),
+        AgencyEventConsumer(settings, client, rt.sessions, producer, agencies),
+        AgencyEventConsumer(settings, client, rt.sessions, producer, agencies, drill=True),
     ]

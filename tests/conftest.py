@@ -6,11 +6,19 @@ defaults, so a test run can never collide with a ``make run`` on the same machin
 
 Fixtures:
 
-``settings``          a :class:`config.settings.Settings` with a temp ``data_dir`` and free ports.
-``kafka_broker``      the session's real Kafka broker (:class:`devstack.kafka.KafkaBroker`); a
-                      test may ``stop()`` and ``start()`` it: storage is kept across restarts,
-                      and a broker left stopped is restarted after that test.
+``settings``          a :class:`config.settings.Settings` with a temp ``data_dir`` and free ports,
+                      and a password of its own for tidegate's Kafka user.
+``kafka_broker``      the session's real Kafka broker (:class:`devstack.kafka.KafkaBroker`),
+                      secured as ``make run``'s (SASL/SCRAM, ACLs): every client of the suite
+                      logs in (``**client_options(settings)``). A test may ``stop()`` and
+                      ``start()`` it: storage is kept across restarts, and a broker left
+                      stopped is restarted after that test.
 ``kafka_bootstrap``   its ``host:port``.
+``kafka_agencies``    the plan's agencies, each a Kafka user of its own (``agency-<id>``, its
+                      password in the broker's credentials file, so ``client_options(settings,
+                      username=agency_user(id))`` logs in as it), with its ACLs on the
+                      session's default topics; a test with topics of its own adds their ACLs
+                      with ``ensure_access(its_settings, kafka_agencies)``.
 ``temporal_env``      ``WorkflowEnvironment.start_local`` (real dev server, tidegate's search
                       attributes registered) on ``settings.temporal_address``.
 ``time_skipping_env`` ``WorkflowEnvironment.start_time_skipping`` (Java test server), per test.
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -31,13 +40,15 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from config.settings import Settings, load_settings
 from devstack._proc import free_ports
 from devstack.kafka import KafkaBroker
 from devstack.temporal import SEARCH_ATTRIBUTE_KEYS
-from runtime.ops import require_temporal
+from plans.loader import load_plan
+from runtime.ops import agency_user, ensure_access, require_temporal
 from tests import postgres
 
 log = logging.getLogger(__name__)
@@ -58,6 +69,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         temporal_ui_port=ui,
         kafka_bootstrap=f"127.0.0.1:{kafka}",
         kafka_controller_port=controller,
+        kafka_sasl_password=SecretStr(secrets.token_urlsafe(16)),
         http_port=http,
         topic_prefix="tidegate",
         drill_topic_prefix="tidegate.drill",
@@ -83,6 +95,16 @@ def kafka_broker(settings: Settings, pytestconfig: pytest.Config) -> Iterator[Ka
 def kafka_bootstrap(kafka_broker: KafkaBroker) -> str:
     """Bootstrap address of the session's broker."""
     return kafka_broker.bootstrap
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def kafka_agencies(kafka_broker: KafkaBroker, settings: Settings) -> list[str]:
+    """The plan's agencies as Kafka users with their ACLs, as ``make run`` sets them up."""
+    agencies = [agency.id for agency in load_plan(settings.plan_path).agencies]
+    users = [agency_user(agency) for agency in agencies]
+    passwords = kafka_broker.passwords(users)
+    await ensure_access(settings, agencies, {user: passwords[user] for user in users})
+    return agencies
 
 
 @pytest.fixture(autouse=True)

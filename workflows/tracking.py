@@ -89,6 +89,9 @@ class AnswerRoute:
     """The task queue whose task workflows this way in reaches (the worker's, or a drill's)."""
     drill: bool
     """Drill answers reach drill tasks only, live answers live tasks only."""
+    agency: str | None = None
+    """The agency whose answers come this way (its own Kafka events topic): it may answer its
+    own tasks only. ``None``: a way in that checks who answers by other means."""
 
 
 async def answer_task(route: AnswerRoute, task_id: str, event: AgencyEvent) -> None:
@@ -98,13 +101,18 @@ async def answer_task(route: AnswerRoute, task_id: str, event: AgencyEvent) -> N
     tracking has not started yet (it starts it, :func:`answer`).
 
     Raises:
-        Unanswerable: no such task, a task of the other kind (drill/live) or of another
-            task queue, or a closed task.
+        Unanswerable: no such task, a task of another agency than the route's, a task of the
+            other kind (drill/live) or of another task queue, or a closed task.
     """
     async with route.sessions() as session:
         row = await queries.task(session, task_id)
     if row is None:
         raise Unanswerable(f"task_id: no task {task_id!r}")
+    if route.agency is not None and row.agency != route.agency:
+        raise Unanswerable(
+            f"task_id: {task_id!r} is a task of agency {row.agency!r}; {route.agency!r} may "
+            "answer its own tasks only"
+        )
     if row.drill != route.drill:
         raise Unanswerable(
             f"task_id: {task_id!r} is a {'drill' if row.drill else 'live'} task; "

@@ -72,17 +72,18 @@ class Intake(KafkaIntake):
         sessions: FakeSessions | None = None,
     ) -> None:
         super().__init__(
-            topic="t.in",
+            topics=["t.in"],
             dlq="t.in.dlq",
             group="g",
-            bootstrap="127.0.0.1:9",
+            client={"bootstrap_servers": "127.0.0.1:9"},
             producer=producer or FakeProducer(),
             sessions=sessions or FakeSessions(),  # type: ignore[arg-type]
         )
         self.behaviour = behaviour
         self.handled: list[bytes] = []
 
-    async def process(self, payload: bytes) -> None:
+    async def process(self, payload: bytes, topic: str) -> None:
+        assert topic == "t.in"
         result = self.behaviour(payload)
         if asyncio.iscoroutine(result):
             await result

@@ -90,6 +90,12 @@ def test_old_java(stack_env: dict[str, str], tmp_path: Path) -> None:
     _assert_one_line_error(result, "Java 11, Kafka 4 needs Java 17+")
 
 
+def test_settings_the_embedded_broker_would_turn_away(stack_env: dict[str, str]) -> None:
+    stack_env["TIDEGATE_KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"
+    result = _devstack("run", env=stack_env)
+    _assert_one_line_error(result, "the embedded Kafka broker authenticates every client")
+
+
 def test_unresolvable_kafka_version(stack_env: dict[str, str], tmp_path: Path) -> None:
     stack_env["TIDEGATE_KAFKA_VERSION"] = "4.99.0"
     stack_env["TIDEGATE_KAFKA_CACHE_DIR"] = str(tmp_path / "kafka-cache")
@@ -154,6 +160,11 @@ def test_run_stops_everything_and_runs_again(stack_env: dict[str, str], tmp_path
     proc, lines = _run_until_up(stack_env, marker)
     assert any("Temporal Web UI: http://127.0.0.1:" in line for line in lines)
     assert any("formatting storage" in line for line in lines)
+    credentials = data_dir / "kafka" / "credentials.json"
+    assert any(f"passwords in {credentials}" in line for line in lines)
+    assert credentials.stat().st_mode & 0o777 == 0o600
+    users = credentials.read_text()
+    assert all(user in users for user in ("tidegate", "tidegate-broker", "agency-drainage"))
     assert len(_ours(data_dir)) == 2  # Temporal + Kafka
     tail = _stop(proc, signal.SIGINT)
     assert tail[-1] == "devstack: stopped"
@@ -162,6 +173,7 @@ def test_run_stops_everything_and_runs_again(stack_env: dict[str, str], tmp_path
 
     proc, lines = _run_until_up(stack_env, marker)  # same data dir: storage is reused
     assert any("reusing storage" in line for line in lines)
+    assert credentials.read_text() == users  # and so are the passwords
     _stop(proc, signal.SIGTERM)
     assert _ours(data_dir) == []
 

@@ -9,14 +9,15 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from config.kafka import client_options
 from config.settings import Settings
 from devstack import _proc
 from devstack.kafka import KafkaBroker, _pom, java_major_version
 from runtime.ops import ensure_topics, standard_topics
 
 
-async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+async def _produce(settings: Settings, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True)
     await producer.start()
     try:
         for value in values:
@@ -25,9 +26,9 @@ async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
         await producer.stop()
 
 
-async def _consume(bootstrap: str, topic: str, count: int) -> list[bytes]:
+async def _consume(settings: Settings, topic: str, count: int) -> list[bytes]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        topic, **client_options(settings), auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     try:
@@ -37,8 +38,8 @@ async def _consume(bootstrap: str, topic: str, count: int) -> list[bytes]:
         await consumer.stop()
 
 
-async def _partition_counts(bootstrap: str) -> dict[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _partition_counts(settings: Settings) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         return {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics(None)}
@@ -46,11 +47,11 @@ async def _partition_counts(bootstrap: str) -> dict[str, int]:
         await admin.close()
 
 
-async def test_idempotent_round_trip(kafka_bootstrap: str) -> None:
+async def test_idempotent_round_trip(kafka_broker: KafkaBroker, settings: Settings) -> None:
     topic = f"test.roundtrip.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(kafka_bootstrap, {topic: 1})
-    await _produce(kafka_bootstrap, topic, [b"blue-warning", b"red-warning"])
-    assert await _consume(kafka_bootstrap, topic, 2) == [b"blue-warning", b"red-warning"]
+    await ensure_topics(settings, {topic: 1})
+    await _produce(settings, topic, [b"blue-warning", b"red-warning"])
+    assert await _consume(settings, topic, 2) == [b"blue-warning", b"red-warning"]
 
 
 def test_broker_writes_its_log(kafka_broker: KafkaBroker) -> None:
@@ -60,7 +61,7 @@ def test_broker_writes_its_log(kafka_broker: KafkaBroker) -> None:
 
 
 async def test_standard_topics_get_explicit_partitions(
-    kafka_bootstrap: str, settings: Settings
+    kafka_broker: KafkaBroker, settings: Settings
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}"
     isolated = settings.model_copy(
@@ -71,28 +72,33 @@ async def test_standard_topics_get_explicit_partitions(
     assert topics[f"{prefix}.alerts.dlq"] == 1
     assert topics[f"{prefix}.drill.tasks.grid"] == settings.topic_partitions
     assert topics[f"{prefix}.tasks.events.dlq"] == 1
+    assert topics[f"{prefix}.tasks.events.grid"] == settings.topic_partitions
+    assert topics[f"{prefix}.drill.tasks.events.drainage"] == settings.topic_partitions
+    assert f"{prefix}.tasks.events" not in topics  # one events topic per agency, none shared
     assert topics[f"{prefix}.alerts.decisions"] == settings.topic_partitions
-    assert len(topics) == 2 * 9
+    assert len(topics) == 2 * 10
 
-    await ensure_topics(kafka_bootstrap, topics)
-    await ensure_topics(kafka_bootstrap, topics)  # existing topics are fine
+    await ensure_topics(isolated, topics)
+    await ensure_topics(isolated, topics)  # existing topics are fine
 
-    counts = await _partition_counts(kafka_bootstrap)
+    counts = await _partition_counts(settings)
     assert {name: counts.get(name) for name in topics} == topics
 
 
-async def test_restart_keeps_topics_and_messages(kafka_broker: KafkaBroker) -> None:
+async def test_restart_keeps_topics_and_messages(
+    kafka_broker: KafkaBroker, settings: Settings
+) -> None:
     topic = f"test.durable.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(kafka_broker.bootstrap, {topic: 2})
-    await _produce(kafka_broker.bootstrap, topic, [b"before-restart"])
+    await ensure_topics(settings, {topic: 2})
+    await _produce(settings, topic, [b"before-restart"])
 
     kafka_broker.stop()
     assert not kafka_broker.is_running()
     assert not _proc.port_open(kafka_broker.port)
     kafka_broker.start(fresh=False)
 
-    assert (await _partition_counts(kafka_broker.bootstrap))[topic] == 2
-    assert await _consume(kafka_broker.bootstrap, topic, 1) == [b"before-restart"]
+    assert (await _partition_counts(settings))[topic] == 2
+    assert await _consume(settings, topic, 1) == [b"before-restart"]
 
 
 def test_pom_brings_the_slf4j_1_binding() -> None:

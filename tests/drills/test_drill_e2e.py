@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from config.kafka import client_options
 from config.settings import Settings
 from drills.agencies import load_profiles
 from drills.compare import plan_levels
@@ -150,7 +151,7 @@ async def live_task_messages(settings: Settings, agencies: list[str]) -> list[di
     """Every message on the live task topics so far."""
     consumer = AIOKafkaConsumer(
         *[settings.topic(f"tasks.{a}") for a in agencies],
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         auto_offset_reset="earliest",
         group_id=None,
     )
@@ -241,7 +242,8 @@ async def test_a_speed_drill_runs_on_the_live_services(
     small_plan_path: Path,
     make_timeline: Callable[..., Timeline],
 ) -> None:
-    """Two storm hours at 600x on the dev server; answers go over tidegate.drill.tasks.events."""
+    """Two storm hours at 600x on the dev server; answers go over Kafka, on each agency's
+    tidegate.drill.tasks.events.<agency>."""
     target = temporal_env.client.service_client.config.target_host
     live = services(settings, kafka_bootstrap, sqlite_url, temporal_address=target)
     await prepare(live)

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
+from config.kafka import client_options
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,12 @@ async def e2e_settings(
         }
     )
     yield mine
-    await _delete_topics(kafka_bootstrap, f"e2e{tag}.")
+    await _delete_topics(mine, f"e2e{tag}.")
 
 
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
+async def _delete_topics(settings: Settings, prefix: str) -> None:
     """Best effort: a leftover topic costs the broker a little, never a test result."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     try:
         await admin.start()
         names = [name for name in await admin.list_topics() if name.startswith(prefix)]

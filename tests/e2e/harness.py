@@ -15,6 +15,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 import worker
+from config.kafka import client_options
 from config.settings import ROOT, Settings
 from plans.loader import load_plan
 from runtime.ops import ensure_topics, standard_topics
@@ -27,6 +28,7 @@ def env_for(settings: Settings) -> dict[str, str]:
     env |= {
         "TIDEGATE_TEMPORAL_ADDRESS": settings.temporal_address,
         "TIDEGATE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "TIDEGATE_KAFKA_SASL_PASSWORD": settings.kafka_sasl_password.get_secret_value(),
         "TIDEGATE_DATABASE_URL": settings.db_url,
         "TIDEGATE_DATA_DIR": str(settings.data_dir),
         "TIDEGATE_REGION": settings.region,
@@ -63,7 +65,7 @@ async def prepare(settings: Settings) -> None:
     """Schema and topics, as ``make run`` prepares them."""
     await upgrade_async(settings.db_url)
     agencies = [agency.id for agency in load_plan(settings.plan_path).agencies]
-    await ensure_topics(settings.kafka_bootstrap, standard_topics(settings, agencies))
+    await ensure_topics(settings, standard_topics(settings, agencies))
 
 
 @contextlib.asynccontextmanager
@@ -82,7 +84,7 @@ async def running_worker(settings: Settings) -> AsyncIterator[None]:
 
 
 async def collect(
-    bootstrap: str,
+    settings: Settings,
     topics: list[str],
     accept: Callable[[dict[str, Any]], bool],
     count: int,
@@ -96,7 +98,7 @@ async def collect(
     ``headers`` (name to decoded text), for dead letters whose body may not be JSON.
     """
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        *topics, **client_options(settings), auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     found: list[dict[str, Any]] = []

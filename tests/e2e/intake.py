@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from sqlalchemy import select
 from sqlalchemy.orm import DeclarativeBase
 
+from config.kafka import client_options
 from config.settings import Settings
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Plan, Task
@@ -76,7 +77,7 @@ def tasks_for(*warnings: ActiveWarning, plan: Plan = PLAN) -> tuple[Task, ...]:
 async def produce(settings: Settings, payloads: Iterable[bytes], topic: str | None = None) -> None:
     """Send ``payloads`` in order to ``topic`` (default: the settings' alert topic)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         enable_idempotence=True,
         max_request_size=4 * 1024 * 1024,
     )
@@ -91,12 +92,12 @@ async def produce(settings: Settings, payloads: Iterable[bytes], topic: str | No
 
 
 async def read(
-    bootstrap: str, topics: Sequence[str], count: int, within: float = 60.0
+    settings: Settings, topics: Sequence[str], count: int, within: float = 60.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read ``topics`` from the start until ``count`` records arrived or ``within`` passed."""
     consumer = AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=bootstrap,
+        **client_options(settings),
         auto_offset_reset="earliest",
         group_id=None,
         fetch_max_bytes=16 * 1024 * 1024,

@@ -15,11 +15,13 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from temporalio.client import Client
 
+from config.kafka import client_options
 from config.settings import Settings
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, StandDown
 from plans.rules import respond
 from plans.warning import Alert, Kind, Status
+from runtime.ops import events_topic
 from store.db import create_engine, session_maker
 from store.models import EscalationRecord, RejectionRecord, TaskRecord
 from tests.e2e.harness import collect, eventually, prepare, running_worker
@@ -46,8 +48,8 @@ def flood(alert_id: str, kind: Kind = Kind.ALERT, refs: tuple[str, ...] = ()) ->
 
 
 @pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(**client_options(settings))
     await producer.start()
     yield producer
     await producer.stop()
@@ -71,7 +73,7 @@ async def test_agencies_answer_silence_escalates_and_cancel_stands_down(
             assert routed.workflow_id == f"response-{settings.region}"
             mine = f"response-{settings.region}-"
             tasks = await collect(
-                settings.kafka_bootstrap,
+                settings,
                 [settings.topic(f"tasks.{a}") for a in agencies],
                 lambda m: m["response_id"].startswith(mine) and m["type"] == "task",
                 count=len(expected.tasks),
@@ -81,18 +83,19 @@ async def test_agencies_answer_silence_escalates_and_cancel_stands_down(
             acked = by_action["drainage.prelower@pudong"]
             declined = by_action["grid.patrol@pudong"]
 
+            # Each agency answers on its own events topic.
+            drainage, grid = events_topic(settings, "drainage"), events_topic(settings, "grid")
             events = [
-                {"task_id": acked, "kind": "acknowledge", "by": "pump-crew-3"},
-                {"task_id": acked, "kind": "complete", "by": "pump-crew-3"},
-                {"task_id": declined, "kind": "decline", "reason": "no staff on the island"},
-                {"task_id": f"{mine}nope/x@pudong", "kind": "acknowledge"},
-                {"task_id": acked, "kind": "celebrate"},
+                (drainage, {"task_id": acked, "kind": "acknowledge", "by": "pump-crew-3"}),
+                (drainage, {"task_id": acked, "kind": "complete", "by": "pump-crew-3"}),
+                (grid, {"task_id": declined, "kind": "decline", "reason": "no staff on it"}),
+                (drainage, {"task_id": f"{mine}nope/x@pudong", "kind": "acknowledge"}),
+                (drainage, {"task_id": acked, "kind": "celebrate"}),
+                (grid, {"task_id": acked, "kind": "complete", "by": "not drainage"}),
             ]
-            for event in events:
-                await producer.send_and_wait(
-                    settings.topic("tasks.events"), json.dumps(event).encode()
-                )
-            await producer.send_and_wait(settings.topic("tasks.events"), b"\xff not json")
+            for topic, event in events:
+                await producer.send_and_wait(topic, json.dumps(event).encode())
+            await producer.send_and_wait(drainage, b"\xff not json")
 
             async def states() -> dict[str, str] | None:
                 async with sessions() as session:
@@ -104,25 +107,27 @@ async def test_agencies_answer_silence_escalates_and_cancel_stands_down(
             assert await eventually(states)
 
             dead = await collect(
-                settings.kafka_bootstrap,
+                settings,
                 [settings.topic("tasks.events.dlq")],
                 lambda m: True,
-                count=3,
+                count=4,
                 decode=False,
             )
             reasons = sorted(r["headers"]["reason"] for r in dead)
             assert any("no task" in r for r in reasons)
             assert any("kind" in r for r in reasons)
             assert any("JSON" in r for r in reasons)
+            crossed = "a task of agency 'drainage'; 'grid' may answer its own tasks only"
+            assert any(crossed in r for r in reasons)
             async with sessions() as session:
                 rejected = (await session.scalars(select(RejectionRecord))).all()
-            assert len([r for r in rejected if "tasks.events" in r.channel]) >= 3
+            assert len([r for r in rejected if "tasks.events" in r.channel]) >= 4
 
             # Nobody answers the other tasks: every step of the chain fires, in order.
             silent = [t for t in expected.tasks if t.id not in ("drainage.prelower@pudong",)]
             steps = sum(len(t.escalation) for t in silent if t.id != "grid.patrol@pudong")
             chased = await collect(
-                settings.kafka_bootstrap,
+                settings,
                 [settings.topic("escalations")],
                 lambda m: m["response_id"].startswith(mine),
                 count=steps,
@@ -141,7 +146,7 @@ async def test_agencies_answer_silence_escalates_and_cancel_stands_down(
             assert await eventually(recorded)  # recorded just after each is sent
 
             notices = await collect(
-                settings.kafka_bootstrap,
+                settings,
                 [settings.topic("notices")],
                 lambda m: m["response_id"].startswith(mine),
                 count=len(expected.notices),
@@ -164,7 +169,7 @@ async def test_agencies_answer_silence_escalates_and_cancel_stands_down(
                 and t.id not in ("drainage.prelower@pudong", "grid.patrol@pudong")
             }
             stood = await collect(
-                settings.kafka_bootstrap,
+                settings,
                 [settings.topic(f"tasks.{a}") for a in agencies],
                 lambda m: m["response_id"].startswith(mine) and m["type"] == "stand_down",
                 count=len(open_ids),

@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from config.kafka import client_options
 from config.settings import ROOT, Settings
 from devstack.kafka import KafkaBroker
 from tests.e2e.harness import env_for, eventually, tidegate
@@ -50,8 +51,8 @@ class Lines:
         return lambda: any(text in line for line in self.lines)
 
 
-async def _create(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _create(settings: Settings, topic: str) -> None:
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
@@ -59,8 +60,8 @@ async def _create(bootstrap: str, topic: str) -> None:
         await admin.close()
 
 
-async def _send(bootstrap: str, topic: str, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+async def _send(settings: Settings, topic: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(**client_options(settings))
     await producer.start()
     try:
         await producer.send_and_wait(topic, value)
@@ -78,7 +79,7 @@ async def test_listen_says_when_kafka_is_away_and_back_and_prints_every_task(
         }
     )
     topic = s.topic("tasks.drainage")
-    await _create(s.kafka_bootstrap, topic)
+    await _create(s, topic)
     await asyncio.to_thread(kafka_broker.stop)
     proc = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "cli.main", "agency", "listen", "drainage", "--from-start"],
@@ -92,14 +93,14 @@ async def test_listen_says_when_kafka_is_away_and_back_and_prints_every_task(
         assert await eventually(err.having("is not reachable")), err.lines
         await asyncio.to_thread(kafka_broker.start, fresh=False)
         assert await eventually(err.having("is back; listening to")), err.lines
-        await _send(s.kafka_bootstrap, topic, b'{"task": 1}')
+        await _send(s, topic, b'{"task": 1}')
         assert await eventually(out.having('{"task": 1}')), out.lines
 
         await asyncio.to_thread(kafka_broker.stop)
         assert await eventually(err.having("lost Kafka")), err.lines
         await asyncio.to_thread(kafka_broker.start, fresh=False)
         assert await eventually(lambda: err.lines[-1].endswith(f"is back; listening to {topic}"))
-        await _send(s.kafka_bootstrap, topic, b'{"task": 2}')
+        await _send(s, topic, b'{"task": 2}')
         assert await eventually(out.having('{"task": 2}')), out.lines
     finally:
         proc.terminate()

@@ -73,7 +73,7 @@ async def test_every_channel_refuses_a_sent_far_in_the_future(
 
         kafka_body = json_alert("future-kafka", sent=FUTURE)
         await produce(s, [kafka_body])
-        (dead,) = await read(s.kafka_bootstrap, [s.topic("alerts.dlq")], count=1)
+        (dead,) = await read(s, [s.topic("alerts.dlq")], count=1)
         assert dead.value == kafka_body
         assert headers(dead)["reason"].startswith(REFUSED)
 

@@ -185,7 +185,7 @@ async def test_kafka_intake_publishes_a_decision_record_per_alert(e2e_settings: 
     decisions = s.topic("alerts.decisions")
     async with _intake_only(s):
         await produce(s, [json_alert("kafka-d-1")])
-        queued = await read(s.kafka_bootstrap, [decisions], count=1)
+        queued = await read(s, [decisions], count=1)
     assert len(queued) == 1
     assert queued[0].key == b"kafka-d-1"
     body = json.loads(queued[0].value or b"")
@@ -201,7 +201,7 @@ async def test_kafka_intake_publishes_a_decision_record_per_alert(e2e_settings: 
                 json_alert("kafka-d-test", status="test"),
             ],
         )
-        records = await read(s.kafka_bootstrap, [decisions], count=4)
+        records = await read(s, [decisions], count=4)
     found = {r.key: json.loads(r.value or b"") for r in records[1:]}
     # Each is reported when decided: the order between different ids is not fixed.
     assert {key: body["decision"] for key, body in found.items()} == {

@@ -26,10 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from config.kafka import client_options
 from config.settings import Settings
 from plans.loader import load_plan
 from plans.model import Hazard, Level
 from plans.warning import Alert, Kind, Status
+from runtime.ops import events_topic
 from store.db import create_engine, session_maker
 from store.models import RejectionRecord, TaskRecord
 from tests.alerts.strategies import agency_events
@@ -45,8 +47,8 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(**client_options(settings))
     await producer.start()
     yield producer
     await producer.stop()
@@ -75,7 +77,7 @@ async def a_drainage_task(settings: Settings, client: Client) -> str:
     )
     await submit(client, settings.task_queue, settings.region, PLAN, alert)
     tasks = await collect(
-        settings.kafka_bootstrap,
+        settings,
         [settings.topic("tasks.drainage")],
         lambda m: m["type"] == "task",
         count=1,
@@ -97,8 +99,8 @@ async def refusals(sessions: async_sessionmaker[AsyncSession]) -> list[Rejection
 
 
 async def committed(settings: Settings) -> int:
-    """The live event consumer group's committed offset on the (single) events partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    """The live event consumer group's committed offset on drainage's (single) events partition."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(f"{settings.consumer_group}.events")
@@ -106,7 +108,7 @@ async def committed(settings: Settings) -> int:
         return 0
     finally:
         await admin.close()
-    meta = offsets.get(TopicPartition(settings.topic("tasks.events"), 0))
+    meta = offsets.get(TopicPartition(events_topic(settings, "drainage"), 0))
     return meta.offset if meta is not None and meta.offset >= 0 else 0
 
 
@@ -124,7 +126,7 @@ async def test_the_poison_event_is_dead_lettered_and_the_next_event_delivered(
     await prepare(settings)
     async with running_worker(settings):
         task_id = await a_drainage_task(settings, temporal_env.client)
-        events = settings.topic("tasks.events")
+        events = events_topic(settings, "drainage")
         await producer.send_and_wait(events, POISON)
         await producer.send_and_wait(events, acknowledge(task_id))
 
@@ -133,7 +135,7 @@ async def test_the_poison_event_is_dead_lettered_and_the_next_event_delivered(
 
         assert await eventually(acknowledged), "the event behind the poison was delivered"
         (dead,) = await collect(
-            settings.kafka_bootstrap,
+            settings,
             [settings.topic("tasks.events.dlq")],
             lambda m: True,
             count=1,
@@ -164,7 +166,7 @@ async def test_fuzzed_events_are_refused_at_the_edge_and_later_events_still_deli
     await prepare(settings)
     async with running_worker(settings):
         task_id = await a_drainage_task(settings, temporal_env.client)
-        events = settings.topic("tasks.events")
+        events = events_topic(settings, "drainage")
         for payload in noise:
             await producer.send(events, payload)
         await producer.send_and_wait(events, acknowledge(task_id))
@@ -174,7 +176,7 @@ async def test_fuzzed_events_are_refused_at_the_edge_and_later_events_still_deli
 
         assert await eventually(acknowledged), "the event behind the noise was delivered"
         dead = await collect(
-            settings.kafka_bootstrap,
+            settings,
             [settings.topic("tasks.events.dlq")],
             lambda m: True,
             count=len(noise),

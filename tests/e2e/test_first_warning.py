@@ -46,7 +46,7 @@ async def test_blue_rainstorm_dispatches_drainage_and_sanitation_tasks(
         assert {"drainage", "sanitation"} <= set(agencies)
         region = f"response-{settings.region}-"
         messages = await collect(
-            settings.kafka_bootstrap,
+            settings,
             [settings.topic(f"tasks.{agency}") for agency in agencies],
             lambda m: str(m.get("response_id", "")).startswith(region),
             count=len(expected),

@@ -102,7 +102,7 @@ async def test_post_and_get_alerts_over_http(api_settings: Settings) -> None:
             ActiveWarning(Hazard.RAINSTORM, Level.BLUE, ("fengxian",)),
         )
         topics = [s.topic(f"tasks.{agency}") for agency in {t.agency for t in expected}]
-        messages = await collect(s.kafka_bootstrap, topics, lambda m: True, len(expected))
+        messages = await collect(s, topics, lambda m: True, len(expected))
         assert len(messages) == len(expected)
 
         async def shown(alert_id: str) -> dict[str, Any] | None:

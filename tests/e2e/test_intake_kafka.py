@@ -24,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from alerts import kafka
 from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
+from config.kafka import client_options
 from config.settings import Settings
 from plans.model import ActiveWarning, Hazard, Level
 from tests.alerts.factories import CAP_SAMPLES, mutated
@@ -89,7 +90,7 @@ async def test_json_and_cap_warnings_dispatch_tasks_and_bad_payloads_are_dead_le
         )
         response = response_workflow_id(s.region, drill=False)
         messages = await collect(
-            s.kafka_bootstrap,
+            s,
             _task_topics(s),
             lambda m: m.get("type") == "task",
             count=len(expected),
@@ -99,7 +100,7 @@ async def test_json_and_cap_warnings_dispatch_tasks_and_bad_payloads_are_dead_le
         )
         assert all(m["response_id"].startswith(f"{response}-") for m in messages)
 
-        dead = await read(s.kafka_bootstrap, [s.topic("alerts.dlq")], count=len(BAD))
+        dead = await read(s, [s.topic("alerts.dlq")], count=len(BAD))
         assert [d.value for d in dead] == BAD  # original bytes, in order
         for record in dead:
             assert headers(record)["reason"]
@@ -141,7 +142,7 @@ async def test_exercise_goes_to_the_drill_response_and_test_status_is_ignored(
         expected = tasks_for(ActiveWarning(Hazard.TIDE, Level.BLUE, ("jinshan",)))
         drill = response_workflow_id(s.region, drill=True)
         messages = await collect(
-            s.kafka_bootstrap, _task_topics(s, drill=True), lambda m: True, count=len(expected)
+            s, _task_topics(s, drill=True), lambda m: True, count=len(expected)
         )
         assert len(messages) == len(expected)
         assert all(m["drill"] is True for m in messages)
@@ -156,7 +157,7 @@ async def test_exercise_goes_to_the_drill_response_and_test_status_is_ignored(
         assert await rejections(s) == []
 
         live = [*_task_topics(s), s.topic("notices"), s.topic("escalations")]
-        assert await read(s.kafka_bootstrap, live, count=1, within=2.0) == []
+        assert await read(s, live, count=1, within=2.0) == []
 
 
 async def test_duplicates_take_effect_once_and_an_early_update_is_held_then_applied(
@@ -269,9 +270,7 @@ async def test_a_thousand_malformed_payloads_are_dead_lettered_and_valid_ones_st
     started = time.monotonic()
     async with running_worker(s):
         await produce(s, stream)
-        dead = await read(
-            s.kafka_bootstrap, [s.topic("alerts.dlq")], count=len(expected_dead), within=90
-        )
+        dead = await read(s, [s.topic("alerts.dlq")], count=len(expected_dead), within=90)
         assert [d.value for d in dead] == expected_dead
         assert all(headers(d)["reason"] for d in dead)
         assert not [h for d in dead if "internal error" in (h := headers(d)["reason"])]
@@ -351,7 +350,7 @@ async def _check(found: Any, ok: Any) -> Any:
 
 async def _committed(s: Settings) -> int:
     """The alert consumer group's committed offset on the (single) alert partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(s))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(f"{s.consumer_group}.alerts")

@@ -35,6 +35,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.messaging import throttle_metadata_retries
 from alerts.intake import parse_alert
+from config.kafka import client_options
 from config.settings import Settings
 from devstack._proc import free_ports
 from devstack.kafka import KafkaBroker
@@ -153,8 +154,8 @@ async def drain(
     settings: Settings, topics: Sequence[str], response_prefix: str
 ) -> list[dict[str, Any]]:
     """Every message on ``topics`` up to their current end whose response id matches."""
-    bootstrap, partitions = settings.kafka_bootstrap, settings.topic_partitions
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    partitions = settings.topic_partitions
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         parts = [TopicPartition(t, p) for t in topics for p in range(partitions)]
@@ -272,7 +273,7 @@ async def rel_settings(
             "drill_topic_prefix": f"rel{tag}.drill",
         }
     )
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     try:  # best effort: a leftover topic costs the broker a little, never a result
         await admin.start()
         names = [n for n in await admin.list_topics() if n.startswith(f"rel{tag}.")]
@@ -624,7 +625,7 @@ async def test_a_graceful_broker_stop_mid_send_does_not_spin_the_producer(
     """
     topic = rel_settings.topic("spin")
     producer = AIOKafkaProducer(
-        bootstrap_servers=rel_settings.kafka_bootstrap, enable_idempotence=True, linger_ms=5
+        **client_options(rel_settings), enable_idempotence=True, linger_ms=5
     )
     throttle_metadata_retries(producer)
     await producer.start()

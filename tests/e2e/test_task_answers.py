@@ -4,7 +4,8 @@
   (issue #9, item 1: before, Minhang rose to III and no task went out).
 - An agency system that acknowledges each task the moment its message arrives gets every
   acknowledgement applied (item 2: before, all 104 drainage acknowledgements were refused with
-  "no open task" because tracking started tens of seconds after the messages).
+  "no open task" because tracking started tens of seconds after the messages). It logs in to
+  Kafka as the agency's own user, as an agency's system does.
 - Drill answers reach drill tasks only and live answers live tasks only, on Kafka and through
   the ``--fast`` drill's direct route (item 4: before, a "complete" on the drill events topic
   closed a live task).
@@ -27,12 +28,14 @@ from temporalio.client import Client
 
 from alerts.agency_events import deliver, parse_event
 from alerts.kafka import Refused
+from config.kafka import client_options
 from config.settings import Settings
 from plans.lifecycle import task_key
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level, StandDown
 from plans.rules import respond
 from plans.warning import Alert, Kind, Status
+from runtime.ops import agency_group_prefix, agency_user, ensure_access, events_topic
 from store.db import create_engine, session_maker
 from store.models import RejectionRecord, TaskRecord
 from tests.e2e.harness import collect, eventually, prepare, running_worker
@@ -67,8 +70,8 @@ def warning(
 
 
 @pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(**client_options(settings))
     await producer.start()
     yield producer
     await producer.stop()
@@ -128,9 +131,7 @@ async def test_a_stood_down_task_is_dispatched_again_under_a_new_id(
     async with running_worker(settings):
         await send(warning("t1", Level.BLUE, "jinshan", hazard=Hazard.TIDE))
         await send(warning("r1", Level.BLUE, "citywide"))
-        first = await collect(
-            settings.kafka_bootstrap, topics, lambda m: m["type"] == "task", len(citywide.tasks)
-        )
+        first = await collect(settings, topics, lambda m: m["type"] == "task", len(citywide.tasks))
         response_id = first[0]["response_id"]
         await send(warning("r1-cancel", Level.BLUE, "citywide", Kind.CANCEL, ("r1",)))
 
@@ -144,7 +145,7 @@ async def test_a_stood_down_task_is_dispatched_again_under_a_new_id(
         await send(warning("r2", Level.YELLOW, "minhang"))
         want = {task_key(response_id, plan_task_id, 2) for plan_task_id in again}
         messages = await collect(
-            settings.kafka_bootstrap,
+            settings,
             topics,
             lambda m: m["type"] == "task" and m["task_id"] in want,
             len(want),
@@ -160,7 +161,7 @@ async def test_a_stood_down_task_is_dispatched_again_under_a_new_id(
         # The new dispatch is a task like any other: its agency answers it.
         answered = sorted(want)[0]
         body = {"task_id": answered, "kind": "acknowledge", "by": "minhang-drainage"}
-        await producer.send_and_wait(settings.topic("tasks.events"), json.dumps(body).encode())
+        await producer.send_and_wait(events_topic(settings, "drainage"), json.dumps(body).encode())
 
         async def acknowledged() -> bool:
             rows = {r.id: r for r in await task_rows(sessions)}
@@ -173,20 +174,23 @@ async def test_acknowledgements_sent_the_moment_tasks_arrive_are_all_applied(
     e2e_settings: Settings,
     temporal_env: Any,
     sessions: async_sessionmaker[AsyncSession],
-    producer: AIOKafkaProducer,
+    kafka_agencies: list[str],
 ) -> None:
     """An agency system that answers on arrival, during a citywide red rainstorm."""
     settings = e2e_settings
     client: Client = temporal_env.client
     await prepare(settings)
+    await ensure_access(settings, kafka_agencies)
     expected = respond([ActiveWarning(Hazard.RAINSTORM, Level.RED, ("citywide",))], PLAN)
     drainage = [t for t in expected.tasks if t.agency == "drainage"]
+    as_drainage = client_options(settings, username=agency_user("drainage"))
     consumer = AIOKafkaConsumer(
         settings.topic("tasks.drainage"),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **as_drainage,
         auto_offset_reset="earliest",
-        group_id=None,
+        group_id=f"{agency_group_prefix('drainage')}desk",
     )
+    producer = AIOKafkaProducer(**as_drainage)
     acked: list[str] = []
 
     async def agency_system() -> None:
@@ -195,10 +199,13 @@ async def test_acknowledgements_sent_the_moment_tasks_arrive_are_all_applied(
             if message.get("type") != "task":
                 continue
             body = {"task_id": message["task_id"], "kind": "acknowledge", "by": "drainage-sys"}
-            await producer.send_and_wait(settings.topic("tasks.events"), json.dumps(body).encode())
+            await producer.send_and_wait(
+                events_topic(settings, "drainage"), json.dumps(body).encode()
+            )
             acked.append(message["task_id"])
 
     await consumer.start()
+    await producer.start()
     system = asyncio.create_task(agency_system())
     try:
         async with running_worker(settings):
@@ -219,6 +226,7 @@ async def test_acknowledgements_sent_the_moment_tasks_arrive_are_all_applied(
         with contextlib.suppress(asyncio.CancelledError):
             await system
         await consumer.stop()
+        await producer.stop()
 
 
 async def test_drill_answers_reach_drill_tasks_only_and_live_answers_live_tasks_only(
@@ -248,13 +256,14 @@ async def test_drill_answers_reach_drill_tasks_only_and_live_answers_live_tasks_
 
         rows = await eventually(both_dispatched)
         assert rows, "both responses record their tasks"
-        live_task = next(r.id for r in rows if not r.drill)
-        drill_task = next(r.id for r in rows if r.drill)
+        live_row = next(r for r in rows if not r.drill)
+        drill_row = next(r for r in rows if r.drill)
+        live_task, drill_task = live_row.id, drill_row.id
 
         # --speed drills answer on Kafka: each topic reaches its own kind of task only.
         crossed = [
-            (settings.topic("tasks.events", drill=True), live_task),
-            (settings.topic("tasks.events"), drill_task),
+            (events_topic(settings, live_row.agency, drill=True), live_task),
+            (events_topic(settings, drill_row.agency), drill_task),
         ]
         for topic, task_id in crossed:
             body = {"task_id": task_id, "kind": "complete", "by": "wrong-desk"}
@@ -277,8 +286,8 @@ async def test_drill_answers_reach_drill_tasks_only_and_live_answers_live_tasks_
 
         # Each kind of answer still reaches its own kind of task.
         for topic, task_id in (
-            (settings.topic("tasks.events"), live_task),
-            (settings.topic("tasks.events", drill=True), drill_task),
+            (events_topic(settings, live_row.agency), live_task),
+            (events_topic(settings, drill_row.agency, drill=True), drill_task),
         ):
             body = {"task_id": task_id, "kind": "acknowledge", "by": "right-desk"}
             await producer.send_and_wait(topic, json.dumps(body).encode())
