@@ -633,8 +633,8 @@ def _task_id_shape(value: object) -> object:
 
 
 class AgencyAnswer(Inbound):
-    """An agency's answer to a task: ``tidegate.tasks.events`` (drills:
-    ``tidegate.drill.tasks.events``), keyed by task id. Other keys are ignored."""
+    """An agency's answer to a task: on its own ``tidegate.tasks.events.<agency>`` (drills:
+    ``tidegate.drill.tasks.events.<agency>``), keyed by task id. Other keys are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
