@@ -1,4 +1,5 @@
-"""The two Kafka admin requests aiokafka 0.14 lacks: CreateAcls and AlterUserScramCredentials.
+"""The two Kafka admin requests aiokafka 0.14 lacks, CreateAcls and AlterUserScramCredentials;
+and :func:`login_problem`, which says why a client could not connect.
 
 ``AIOKafkaAdminClient`` has neither ``create_acls`` nor a way to create SCRAM users. Its
 protocol package has the CreateAcls v1 request (one ACL per request in its builder; ours sends
@@ -28,7 +29,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.client import AIOKafkaClient
-from aiokafka.errors import for_code
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    IllegalSaslStateError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
+    for_code,
+)
 from aiokafka.protocol.admin import CreateAclsRequest_v1, DescribeAclsRequest
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import (
@@ -274,6 +282,35 @@ async def set_scram_credentials(
     ]
     if failed:
         raise KafkaAdminError(f"SCRAM credentials refused: {'; '.join(failed)}")
+
+
+async def login_problem(options: Mapping[str, Any]) -> str:
+    """Why a client with ``options`` could not start, as the end of a sentence that begins
+    "Kafka at <bootstrap> ...": it refuses the credentials, or it is not reachable.
+
+    aiokafka only says "Unable to bootstrap" either way; one connection to the first bootstrap
+    server tells the two apart.
+    """
+    host, _, port = str(options["bootstrap_servers"]).split(",")[0].strip().rpartition(":")
+    settings = {k: v for k, v in options.items() if k != "bootstrap_servers"}
+    user = options.get("sasl_plain_username")
+    try:
+        conn = await create_conn(host, int(port), request_timeout_ms=10_000, **settings)
+    except (SaslAuthenticationFailed, UnsupportedSaslMechanismError, IllegalSaslStateError) as e:
+        return (
+            f"refuses user {user!r} ({e.__class__.__name__}): check "
+            "TIDEGATE_KAFKA_SASL_USERNAME, TIDEGATE_KAFKA_SASL_PASSWORD and "
+            "TIDEGATE_KAFKA_SASL_MECHANISM"
+        )
+    except (KafkaError, OSError, TimeoutError) as exc:
+        return (
+            f"is not reachable ({exc.__class__.__name__}): start the stack with `make run`, "
+            "or set TIDEGATE_KAFKA_BOOTSTRAP (and TIDEGATE_KAFKA_SECURITY_PROTOCOL)"
+        )
+    conn.close()
+    return (
+        "lets the client connect but not start (is TIDEGATE_KAFKA_SECURITY_PROTOCOL the cluster's?)"
+    )
 
 
 async def _send(options: Mapping[str, Any], request: Request[Any]) -> Any:

@@ -38,6 +38,7 @@ from runtime.kafka_admin import (
     PatternType,
     ResourceType,
     create_acls,
+    login_problem,
     set_scram_credentials,
 )
 from workflows import search
@@ -162,8 +163,11 @@ async def ensure_access(
             await create_acls(options, agency_acls(settings, agencies))
     except TimeoutError:
         raise OpsError(f"Kafka at {where} did not create the agencies' access in time") from None
-    except (KafkaAdminError, KafkaError) as exc:
+    except KafkaAdminError as exc:
         raise OpsError(f"Kafka at {where}: {exc}") from None
+    except KafkaError:
+        problem = await login_problem(client_options(settings))
+        raise OpsError(f"Kafka at {where} {problem}") from None
     log.info("agency access in place on %s for %d agencies", where, len(agencies))
 
 
@@ -181,11 +185,9 @@ async def ensure_topics(settings: Settings, topics: Mapping[str, int]) -> None:
             f"Kafka at {describe(settings)} did not create and elect leaders for the topics "
             f"within {_TIMEOUT_S:.0f}s"
         ) from None
-    except KafkaError as exc:
-        raise OpsError(
-            f"Kafka at {describe(settings)}: {exc.__class__.__name__} (not running, or it "
-            "refuses these credentials?)"
-        ) from None
+    except KafkaError:
+        problem = await login_problem(client_options(settings))
+        raise OpsError(f"Kafka at {describe(settings)} {problem}") from None
 
 
 async def _ensure_topics(settings: Settings, topics: Mapping[str, int]) -> None:

@@ -24,6 +24,7 @@ from activities.messaging import throttle_metadata_retries
 from config.errors import ConfigError
 from config.kafka import client_options, describe
 from plans.loader import load_plan
+from runtime.kafka_admin import login_problem
 from store.db import create_engine, session_maker
 from store.plans import PlanLibrary
 from workflows.converter import DATA_CONVERTER
@@ -147,17 +148,15 @@ async def connect_temporal(settings: Settings) -> Client:
 
 async def start_producer(settings: Settings) -> AIOKafkaProducer:
     """Start an idempotent producer, or explain that the broker is unreachable or refuses us."""
-    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, linger_ms=5)
+    options = client_options(settings)
+    producer = AIOKafkaProducer(**options, enable_idempotence=True, linger_ms=5)
     throttle_metadata_retries(producer)
     try:
         await producer.start()
-    except Exception as exc:
+    except Exception:
         await producer.stop()
-        raise ConfigError(
-            f"cannot reach or log in to Kafka at {describe(settings)} "
-            f"({exc.__class__.__name__}); start the stack with `make run`, or set "
-            "TIDEGATE_KAFKA_BOOTSTRAP and the TIDEGATE_KAFKA_SASL_* credentials"
-        ) from None
+        problem = await login_problem(options)
+        raise ConfigError(f"Kafka at {describe(settings)} {problem}") from None
     return producer
 
 

@@ -8,7 +8,10 @@ the reason. Nobody gets in without a known user and its password.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,7 +29,9 @@ from sqlalchemy import select
 
 from config.errors import ConfigError
 from config.kafka import client_options
-from config.settings import Settings
+from config.settings import ROOT, Settings
+from devstack._proc import free_ports
+from devstack.kafka import KafkaBroker
 from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level
 from plans.rules import respond
@@ -42,9 +47,10 @@ from runtime.ops import (
     events_topic,
     standard_topics,
 )
+from runtime.services import start_producer
 from store.db import create_engine, session_maker
 from store.models import RejectionRecord, TaskRecord
-from tests.e2e.harness import collect, eventually, prepare, running_worker
+from tests.e2e.harness import collect, env_for, eventually, prepare, running_worker
 from tests.e2e.intake import ago
 from workflows.starters import submit
 
@@ -177,6 +183,20 @@ async def test_nobody_gets_in_without_a_known_user_and_its_password(
         client_options(isolated, username="agency-nobody")
 
 
+async def test_tidegate_says_why_kafka_will_not_have_it(
+    settings: Settings, kafka_broker: KafkaBroker
+) -> None:
+    wrong = settings.model_copy(update={"kafka_sasl_password": SecretStr("not-the-password")})
+    with pytest.raises(ConfigError, match=r"refuses user 'tidegate' \(SaslAuthenticationFailed\)"):
+        await start_producer(wrong)
+    plaintext = settings.model_copy(update={"kafka_security_protocol": "PLAINTEXT"})
+    with pytest.raises(ConfigError, match="is TIDEGATE_KAFKA_SECURITY_PROTOCOL the cluster's"):
+        await start_producer(plaintext)
+    away = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_ports(1)[0]}"})
+    with pytest.raises(ConfigError, match="is not reachable"):
+        await start_producer(away)
+
+
 async def test_an_answer_on_one_agencys_topic_for_anothers_task_is_dead_lettered(
     e2e_settings: Settings, temporal_env: Any, kafka_agencies: list[str]
 ) -> None:
@@ -244,3 +264,64 @@ async def test_an_answer_on_one_agencys_topic_for_anothers_task_is_dead_lettered
             assert (row.channel, row.reason) == (channel, reason)
     finally:
         await engine.dispose()
+
+
+def cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        env=env_for(settings)
+        | {
+            "TIDEGATE_TOPIC_PREFIX": settings.topic_prefix,
+            "TIDEGATE_DRILL_TOPIC_PREFIX": settings.drill_topic_prefix,
+        }
+        | env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_tidegate_topics_creates_the_topics_and_the_agencies_acls(
+    settings: Settings, kafka_agencies: list[str]
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    mine = settings.model_copy(
+        update={"topic_prefix": f"cli{tag}", "drill_topic_prefix": f"cli{tag}.drill"}
+    )
+    result = await asyncio.to_thread(cli, mine, "topics")
+    assert result.returncode == 0, result.stderr
+    assert f"ACLs present for {len(kafka_agencies)} agency users: agency-" in result.stdout
+    assert set(agency_acls(mine, kafka_agencies)) <= await describe_acls(client_options(mine))
+    admin = AIOKafkaAdminClient(**client_options(mine))
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(f"cli{tag}.")]
+        assert set(names) == set(standard_topics(mine, kafka_agencies))
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+    refused = await asyncio.to_thread(cli, mine, "topics", TIDEGATE_KAFKA_SASL_PASSWORD="wrong")
+    assert refused.returncode == 2
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"tidegate: Kafka at {mine.kafka_bootstrap} as tidegate ")
+    assert "refuses user 'tidegate' (SaslAuthenticationFailed)" in last
+    assert "Traceback" not in refused.stderr
+
+
+async def test_agency_listen_as_an_agency_is_refused_another_agencys_tasks(
+    settings: Settings, kafka_agencies: list[str]
+) -> None:
+    drainage = as_agency(settings, "drainage")
+    as_drainage = {
+        "TIDEGATE_KAFKA_SASL_USERNAME": drainage["sasl_plain_username"],
+        "TIDEGATE_KAFKA_SASL_PASSWORD": drainage["sasl_plain_password"],
+    }
+    result = await asyncio.to_thread(cli, settings, "agency", "listen", "grid", **as_drainage)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"tidegate: Kafka at {settings.kafka_bootstrap} does not let agency-drainage read "
+        f"{settings.topic('tasks.grid')}"
+    )
