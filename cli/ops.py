@@ -34,6 +34,12 @@ def topics(
         "--acls/--no-acls",
         help="Also give each agency's Kafka user (agency-<id>) its rights (SASL only).",
     ),
+    worker_user: str = typer.Option(
+        "",
+        "--worker-user",
+        help="Also give this Kafka user what the worker needs, when tidegate's user is not a "
+        "super user (run as an admin user).",
+    ),
 ) -> None:
     """Create every topic tidegate uses, live and drill, on the configured Kafka cluster, and
     the agencies' ACLs (docs/kafka-security.md).
@@ -50,9 +56,11 @@ def topics(
         asyncio.run(ensure_topics(settings, wanted))
         typer.echo(f"{len(wanted)} topics present on {describe(settings)}")
         if acls and secured:
-            asyncio.run(ensure_access(settings, agencies))
+            asyncio.run(ensure_access(settings, agencies, worker_user=worker_user or None))
             users = ", ".join(agency_user(a) for a in agencies)
             typer.echo(f"ACLs present for {len(agencies)} agency users: {users}")
+            if worker_user:
+                typer.echo(f"ACLs present for the worker's user {worker_user}")
     except (ConfigError, OpsError) as exc:
         typer.echo(f"tidegate: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -56,7 +56,6 @@ class ResourceType(enum.IntEnum):
 
     TOPIC = 2
     GROUP = 3
-    CLUSTER = 4
 
 
 class PatternType(enum.IntEnum):
@@ -69,14 +68,9 @@ class PatternType(enum.IntEnum):
 class Operation(enum.IntEnum):
     """Kafka's ``AclOperation`` codes (the ones tidegate grants)."""
 
-    ALL = 2
     READ = 3
     WRITE = 4
-    CREATE = 5
-    DELETE = 6
-    ALTER = 7
     DESCRIBE = 8
-    DESCRIBE_CONFIGS = 10
 
 
 _ANY = 1  # ResourceType / PatternType / AclOperation / AclPermissionType.ANY

@@ -143,13 +143,34 @@ def agency_acls(settings: Settings, agencies: Sequence[str]) -> list[Acl]:
     return acls
 
 
+def worker_acls(settings: Settings, user: str) -> list[Acl]:
+    """What tidegate's own user needs at run time when it is not a super user: read and write
+    every topic under its prefixes (tasks out, answers and warnings in, dead letters,
+    decisions, escalations, notices), and its consumer groups. Topics and ACLs are then made
+    beforehand, by ``tidegate topics`` run as an admin user."""
+    principal = f"User:{user}"
+    topic, group = ResourceType.TOPIC, ResourceType.GROUP
+    prefixes = (f"{settings.topic_prefix}.", f"{settings.drill_topic_prefix}.")
+    return [
+        Acl(principal, topic, prefix, PatternType.PREFIXED, operation)
+        for prefix in dict.fromkeys(prefixes)
+        for operation in (Operation.READ, Operation.WRITE, Operation.DESCRIBE)
+    ] + [Acl(principal, group, f"{settings.consumer_group}.", PatternType.PREFIXED, Operation.READ)]
+
+
 async def ensure_access(
-    settings: Settings, agencies: Sequence[str], passwords: Mapping[str, str] | None = None
+    settings: Settings,
+    agencies: Sequence[str],
+    passwords: Mapping[str, str] | None = None,
+    *,
+    worker_user: str | None = None,
 ) -> None:
     """Give each agency its Kafka user's rights (:func:`agency_acls`), and with ``passwords``
-    (user to password) create or update those users' SCRAM credentials first. Idempotent.
+    (user to password) create or update those users' SCRAM credentials first. With
+    ``worker_user``, also give that user what the worker needs (:func:`worker_acls`), for a
+    cluster where tidegate's user is not a super user. Idempotent.
 
-    Runs as tidegate's own user, which must be allowed to (ALTER on the cluster: a super user).
+    Runs as tidegate's own user, or an admin's: it must be allowed to (ALTER on the cluster).
 
     Raises:
         OpsError: The cluster refused (no authorizer, not allowed), or did not answer in time.
@@ -160,7 +181,10 @@ async def ensure_access(
             options = client_options(settings)
             if passwords:
                 await set_scram_credentials(options, passwords, settings.kafka_sasl_mechanism)
-            await create_acls(options, agency_acls(settings, agencies))
+            acls = agency_acls(settings, agencies)
+            if worker_user:
+                acls += worker_acls(settings, worker_user)
+            await create_acls(options, acls)
     except TimeoutError:
         raise OpsError(f"Kafka at {where} did not create the agencies' access in time") from None
     except KafkaAdminError as exc:

@@ -36,7 +36,7 @@ from plans.loader import load_plan
 from plans.model import ActiveWarning, Hazard, Level
 from plans.rules import respond
 from plans.warning import Alert, Kind, Status
-from runtime.kafka_admin import describe_acls
+from runtime.kafka_admin import describe_acls, set_scram_credentials
 from runtime.ops import (
     OpsError,
     agency_acls,
@@ -325,3 +325,65 @@ async def test_agency_listen_as_an_agency_is_refused_another_agencys_tasks(
         f"tidegate: Kafka at {settings.kafka_bootstrap} does not let agency-drainage read "
         f"{settings.topic('tasks.grid')}"
     )
+
+
+async def test_the_worker_runs_as_a_user_that_is_no_super_user_with_the_documented_acls(
+    e2e_settings: Settings, temporal_env: Any, kafka_agencies: list[str]
+) -> None:
+    """docs/kafka-security.md: topics and ACLs made by an admin, the worker's user limited to
+    ``worker_acls``: tasks go out, an agency's answer comes in, a refusal is dead-lettered."""
+    admin = e2e_settings
+    worker_user, password = f"worker-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    await prepare(admin)
+    await set_scram_credentials(
+        client_options(admin), {worker_user: password}, admin.kafka_sasl_mechanism
+    )
+    await ensure_access(admin, kafka_agencies, worker_user=worker_user)
+    settings = admin.model_copy(
+        update={"kafka_sasl_username": worker_user, "kafka_sasl_password": SecretStr(password)}
+    )
+    expected = respond([ActiveWarning(Hazard.FLOOD, Level.BLUE, ("pudong",))], PLAN).tasks
+    engine = create_engine(settings.db_url)
+    sessions = session_maker(engine)
+    try:
+        async with running_worker(settings):
+            flood = Alert(
+                id="least-privilege",
+                sender="test",
+                sent=ago(),
+                status=Status.ACTUAL,
+                kind=Kind.ALERT,
+                hazard=Hazard.FLOOD,
+                level=Level.BLUE,
+                areas=("pudong",),
+            )
+            await submit(temporal_env.client, settings.task_queue, settings.region, PLAN, flood)
+            tasks = await collect(
+                admin,
+                [settings.topic(f"tasks.{a}") for a in sorted({t.agency for t in expected})],
+                lambda m: m["type"] == "task",
+                count=len(expected),
+            )
+            own = next(m["task_id"] for m in tasks if m["agency"] == "drainage")
+            producer = AIOKafkaProducer(**as_agency(settings, "drainage"))
+            await producer.start()
+            try:
+                topic = events_topic(settings, "drainage")
+                await producer.send_and_wait(topic, b"not json")
+                body = {"task_id": own, "kind": "acknowledge"}
+                await producer.send_and_wait(topic, json.dumps(body).encode())
+            finally:
+                await producer.stop()
+
+            async def acknowledged() -> bool:
+                async with sessions() as session:
+                    row = await session.get(TaskRecord, own)
+                return row is not None and row.state == "acknowledged"
+
+            assert await eventually(acknowledged)
+            (dead,) = await collect(
+                admin, [settings.topic("tasks.events.dlq")], lambda m: True, 1, decode=False
+            )
+            assert dead["value"] == b"not json"
+    finally:
+        await engine.dispose()
