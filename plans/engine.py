@@ -12,13 +12,15 @@ caller passes the time (``workflow.now()`` in a workflow).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from plans.hq import HqLedger, apply_declarations
 from plans.ledger import AlertLedger, Outcome
 from plans.model import Diff, Plan, Response
-from plans.rules import diff, respond
+from plans.rules import assess, diff, respond, response_of
 from plans.warning import Alert
 
 
@@ -57,9 +59,21 @@ def orphan_held(ledger: AlertLedger, now: datetime) -> tuple[Outcome, ...]:
     return ledger.expire_held(now)
 
 
-def decide(ledger: AlertLedger, plan: Plan, before: Response | None) -> tuple[Response, Diff]:
-    """Step 4: the response for the warnings in force, and the change from ``before``."""
+def decide(
+    ledger: AlertLedger, plan: Plan, before: Response | None, hq: HqLedger | None = None
+) -> tuple[Response, Diff]:
+    """Step 4: the response for the warnings (and HQ declarations) in force, and the change.
+
+    With HQ declarations in force (``plans.hq``), the response's levels are the effective ones
+    and ``automatic`` keeps what the signals alone give.
+    """
     after = respond(ledger.active(), plan)
+    declarations = hq.active() if hq is not None else ()
+    if declarations:
+        automatic = assess(ledger.active(), plan)
+        districts = tuple(d.id for d in plan.districts)
+        effective = response_of(apply_declarations(automatic, declarations, districts), plan)
+        after = dataclasses.replace(effective, automatic=after.levels)
     return after, diff(before or respond((), plan), after)
 
 

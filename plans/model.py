@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
@@ -243,6 +243,9 @@ class Response:
     """Every notice in force, sorted by id."""
     plan: PlanRef
     """The plan (and version) that produced this response."""
+    automatic: dict[str, ResponseLevel] = field(default_factory=dict)
+    """The levels the signals alone give, whenever an HQ declaration is in force (empty
+    otherwise): beside ``levels`` it reads "automatic III, HQ holds IV"."""
 
 
 @dataclass(frozen=True)

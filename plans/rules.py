@@ -262,7 +262,20 @@ def respond(warnings: Sequence[ActiveWarning], plan: Plan) -> Response:
     Raises:
         UnknownAreaError: A warning names an area that is not in the plan.
     """
-    assessments = assess(warnings, plan)
+    return response_of(assess(warnings, plan), plan)
+
+
+def response_of(assessments: dict[str, Assessment], plan: Plan) -> Response:
+    """The response (levels, tasks, notices) for per-area assessments.
+
+    Args:
+        assessments: Area to assessment, from :func:`assess` or with the HQ's declarations
+            applied (``plans.hq.apply_declarations``).
+        plan: The plan to apply.
+
+    Returns:
+        The response; areas ``citywide`` first, tasks and notices sorted by id.
+    """
     return Response(
         levels={area: assessments[area].level for area in sorted(assessments, key=area_order)},
         tasks=tuple(sorted(_tasks(plan, assessments), key=lambda t: t.id)),
