@@ -31,10 +31,12 @@ from access.http import Gate, GateConfig, redact_access_log
 from access.oidc import OidcConfig, OidcLogin
 from access.web import access_router
 from alerts.agency_http import agency_router
+from alerts.apidocs import offline_docs
 from alerts.http import create_app
 from alerts.services import IntakeServices
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
+from console import web as console
 from plans.errors import PlanError
 from runtime.services import Runtime
 from workflows.tracking import AnswerRoute
@@ -62,6 +64,7 @@ def build_app(
     sessions: async_sessionmaker[AsyncSession],
     plan: Plan,
     answers: Callable[[], Awaitable[AnswerRoute]] | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> FastAPI:
     """The intake app exactly as ``tidegate serve`` runs it (tests build it here too).
 
@@ -93,6 +96,16 @@ def build_app(
 
     app.include_router(agency_router(gate, answers))
     app.include_router(access_router(gate, build_oidc(settings, sessions)))
+    offline_docs(app)
+    console.mount(
+        app,
+        settings=settings,
+        client=client,
+        sessions=sessions,
+        plan=plan,
+        answers=AnswerRoute(client, sessions, settings.task_queue, False),
+        stopping=stopping,
+    )
     return app
 
 
@@ -183,7 +196,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             raise ConfigError(f"plan {settings.plan_path}: {exc}") from None
         sock = _listen(settings.http_host, settings.http_port)
         stack.callback(sock.close)
-        app = build_app(settings, await rt.temporal(), rt.sessions, plan, rt.answers)
+        app = build_app(settings, await rt.temporal(), rt.sessions, plan, rt.answers, stop)
         config = uvicorn.Config(
             app, log_config=None, lifespan="off", timeout_graceful_shutdown=GRACE_SECONDS
         )
@@ -191,6 +204,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")
         stopping = asyncio.create_task(stop.wait())
         log.info("HTTP intake on http://%s:%d/alerts", settings.http_host, settings.http_port)
+        log.info("console on http://%s:%d/", settings.http_host, settings.http_port)
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         server.should_exit = True
