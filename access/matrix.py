@@ -66,6 +66,8 @@ class Permission(StrEnum):
     """See tasks (an agency-bound role: its own agency's only)."""
     TASK_ANSWER = "task.answer"
     """Acknowledge, report progress, complete or decline a task (own agency only)."""
+    HQ_DECIDE = "hq.decide"
+    """Declare or withdraw an HQ decision (start, raise, lower, hold, end) for areas."""
     PLAN_APPLY = "plan.apply"
     """Apply a new plan version to the live response."""
     DRILL_RUN = "drill.run"
@@ -83,10 +85,20 @@ _READ_CITY = {P.WARNING_READ, P.STATUS_READ, P.TASK_READ}
 MATRIX: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset({*_READ_CITY, P.AUDIT_READ, P.USERS_MANAGE, P.TOKENS_OWN}),
     Role.HQ_COMMANDER: frozenset(
-        {*_READ_CITY, P.WARNING_ISSUE, P.PLAN_APPLY, P.DRILL_RUN, P.AUDIT_READ, P.TOKENS_OWN}
+        {
+            *_READ_CITY,
+            P.WARNING_ISSUE,
+            P.HQ_DECIDE,
+            P.PLAN_APPLY,
+            P.DRILL_RUN,
+            P.AUDIT_READ,
+            P.TOKENS_OWN,
+        }
     ),
-    Role.DUTY_OFFICER: frozenset({*_READ_CITY, P.WARNING_ISSUE, P.PLAN_APPLY, P.TOKENS_OWN}),
-    Role.DISTRICT_OFFICER: frozenset({*_READ_CITY, P.WARNING_ISSUE, P.TOKENS_OWN}),
+    Role.DUTY_OFFICER: frozenset(
+        {*_READ_CITY, P.WARNING_ISSUE, P.HQ_DECIDE, P.PLAN_APPLY, P.TOKENS_OWN}
+    ),
+    Role.DISTRICT_OFFICER: frozenset({*_READ_CITY, P.WARNING_ISSUE, P.HQ_DECIDE, P.TOKENS_OWN}),
     Role.AGENCY_DESK: frozenset({P.TASK_READ, P.TASK_ANSWER, P.TOKENS_OWN}),
     Role.TRAINER: frozenset({*_READ_CITY, P.DRILL_RUN, P.TOKENS_OWN}),
     Role.OBSERVER: frozenset({*_READ_CITY, P.TOKENS_OWN}),
@@ -152,8 +164,8 @@ def authorize(
         principal: Who asks.
         permission: What for.
         agency: The agency whose task it is (for ``task.read`` and ``task.answer``).
-        districts: The area ids a warning covers (``citywide`` or district ids), for
-            ``warning.issue``.
+        districts: The area ids a warning or an HQ decision covers (``citywide`` or district
+            ids), for ``warning.issue`` and ``hq.decide``.
 
     Raises:
         Forbidden: The role lacks the permission, the token's scopes exclude it, or a
@@ -216,7 +228,7 @@ def matrix_table() -> str:
                 cells.append("")
             elif role in AGENCY_ROLES and permission in (P.TASK_READ, P.TASK_ANSWER):
                 cells.append("own agency")
-            elif role in DISTRICT_ROLES and permission is P.WARNING_ISSUE:
+            elif role in DISTRICT_ROLES and permission in (P.WARNING_ISSUE, P.HQ_DECIDE):
                 cells.append("own district")
             else:
                 cells.append("yes")

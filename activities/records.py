@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from plans.hq import HqDecision
 from plans.lifecycle import TaskState, deadline, task_key
 from plans.model import Plan, Task
 from store import records
@@ -83,6 +84,17 @@ class RecordWarningInput:
     """Id of the first message of the warning the ledger filed it under ("" if none)."""
     arrival: bool = True
     """False when decided later than arrival: a held message released or orphaned."""
+
+
+@dataclass(frozen=True)
+class RecordHqDecisionInput:
+    """An HQ decision the response received and what its ledger made of it."""
+
+    response_id: str
+    decision: HqDecision
+    outcome: str
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -190,6 +202,30 @@ class RecordActivities:
         """Store a received warning once."""
         async with self._sessions.begin() as session:
             await records.save_warning(session, **vars(inp))
+
+    @activity.defn
+    async def record_hq_decision(self, inp: RecordHqDecisionInput) -> None:
+        """Log an HQ decision and its outcome once (in the response's audit log)."""
+        d = inp.decision
+        async with self._sessions.begin() as session:
+            await records.audit(
+                session,
+                f"{inp.response_id}:hq:{d.id}",
+                inp.response_id,
+                "hq_decision",
+                inp.at,
+                decision_id=d.id,
+                kind=str(d.kind),
+                level=str(d.level) if d.level else None,
+                areas=list(d.areas),
+                hazards=[str(h) for h in d.hazards],
+                references=list(d.references),
+                decided_by=d.decided_by,
+                reason=d.reason,
+                sent=d.sent.isoformat(),
+                outcome=inp.outcome,
+                outcome_reason=inp.reason,
+            )
 
     @activity.defn
     async def record_tasks(self, inp: RecordTasksInput) -> None:

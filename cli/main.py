@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cli import agency, alert, audit, db, drill, ops, plan, serve, users
+from cli import agency, alert, audit, db, drill, hq, ops, plan, serve, users
 from cli.exit import exit_now
 from config.errors import ConfigError
 
@@ -19,6 +19,7 @@ app.add_typer(alert.app, name="alert")
 app.add_typer(db.app, name="db")
 app.add_typer(agency.app, name="agency")
 app.add_typer(plan.app, name="plan")
+app.add_typer(hq.app, name="hq")
 app.add_typer(drill.app, name="drill")
 app.add_typer(users.users, name="users")
 app.add_typer(users.tokens, name="tokens")

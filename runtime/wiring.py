@@ -40,6 +40,7 @@ async def build_worker(rt: Runtime) -> Worker:
             records.record_response,
             records.record_levels,
             records.record_warning,
+            records.record_hq_decision,
             records.record_tasks,
             records.record_task_transition,
             records.record_escalation,

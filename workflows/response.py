@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.records import (
         PLAN_UNKNOWN,
         RecordActivities,
+        RecordHqDecisionInput,
         RecordLevelsInput,
         RecordResponseInput,
         RecordTasksInput,
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.tracking import StartTrackingInput, TrackingActivities
     from plans import engine
+    from plans.hq import HqDecision
     from plans.ledger import Outcome
     from plans.lifecycle import TaskState, task_key, task_workflow_id
     from plans.model import Notice, Plan, ResponseLevel, Task
@@ -98,6 +100,12 @@ class ResponseWorkflow:
         self._s.inbox.append(alert)
 
     @workflow.signal
+    def receive_hq(self, decision: HqDecision) -> None:
+        """Queue an HQ decision (start, raise, lower, hold, end, withdraw) for the main loop."""
+        self._s.hq_received += 1
+        self._s.hq_inbox.append(decision)
+
+    @workflow.signal
     def task_changed(self, change: TaskChange) -> None:
         """A task workflow reports a new state."""
         view = self._s.tasks.get(change.plan_task_id)
@@ -136,6 +144,8 @@ class ResponseWorkflow:
             levels={a: str(lv) for a, lv in (response.levels if response else {}).items()},
             active_warnings=[w.id for w in self._s.ledger.active_alerts()],
             tasks=list(self._s.tasks.values()),
+            automatic={a: str(lv) for a, lv in (response.automatic if response else {}).items()},
+            declarations=[d.id for d in self._s.hq.active()],
         )
 
     # --- steps -----------------------------------------------------------------------------
@@ -170,6 +180,7 @@ class ResponseWorkflow:
             await workflow.wait_condition(
                 lambda: (
                     bool(self._s.inbox)
+                    or bool(self._s.hq_inbox)
                     or self._s.replan
                     or self._open_tasks() != closed_before
                     or self._over()
@@ -188,6 +199,20 @@ class ResponseWorkflow:
         for orphan in engine.orphan_held(self._s.ledger, now):
             workflow.logger.warning("held message %s orphaned: %s", orphan.alert_id, orphan.reason)
             await self._record_outcome(orphan, arrival=False)
+        while self._s.hq_inbox:
+            decision = self._s.hq_inbox.pop(0)
+            self._s.applied_this_run += 1
+            result = self._s.hq.accept(decision)
+            await call(
+                RecordActivities.record_hq_decision,
+                RecordHqDecisionInput(
+                    self._s.response_id,
+                    decision,
+                    str(result.outcome),
+                    result.reason,
+                    workflow.now(),
+                ),
+            )
         await self._reconcile()
 
     async def _record_outcome(self, outcome: Outcome, *, arrival: bool) -> None:
@@ -220,7 +245,9 @@ class ResponseWorkflow:
     async def _reconcile(self) -> None:
         """Bring dispatched tasks in line with what the plan says for the warnings in force."""
         inp = self._inputs()
-        self._s.response, change = engine.decide(self._s.ledger, inp.plan, self._s.response)
+        self._s.response, change = engine.decide(
+            self._s.ledger, inp.plan, self._s.response, self._s.hq
+        )
         if not change.is_empty:
             await self._record_levels("active")
         if change.dispatch:
@@ -364,6 +391,11 @@ class ResponseWorkflow:
             ),
         )
         await asyncio.gather(*(self._signal_stand_down(task_id) for task_id in ids))
+        if workflow.patched(TRACKING_BY_ACTIVITY):
+            # Decided here, so closed here: a re-raise right after must dispatch anew, not wait
+            # for the task workflows' reports (earlier releases waited; they replay unchanged).
+            for task in open_tasks:
+                self._s.tasks[task.id].state = TaskState.STOOD_DOWN
 
     @staticmethod
     async def _signal_stand_down(task_id: str) -> None:
@@ -389,6 +421,10 @@ class ResponseWorkflow:
     async def _record_levels(self, status: str) -> None:
         self._s.changes += 1
         levels = self._s.response.levels if self._s.response else {}
+        detail: dict[str, object] = {"open_tasks": self._open_tasks()}
+        if self._s.response is not None and self._s.response.automatic:
+            detail["automatic"] = {a: str(lv) for a, lv in self._s.response.automatic.items()}
+            detail["declarations"] = [d.id for d in self._s.hq.active()]
         await call(
             RecordActivities.record_levels,
             RecordLevelsInput(
@@ -397,7 +433,7 @@ class ResponseWorkflow:
                 status,
                 f"{self._s.response_id}:levels:{self._s.changes}",
                 workflow.now(),
-                {"open_tasks": self._open_tasks()},
+                detail,
             ),
         )
         self._show_in_visibility(levels)
@@ -442,10 +478,13 @@ class ResponseWorkflow:
         return sum(1 for view in self._s.tasks.values() if view.state in OPEN_STATES)
 
     def _over(self) -> bool:
-        """Over once something happened, no warning is in force and no task is open."""
+        """Over once something happened, no warning or HQ declaration is in force and no task
+        is open."""
         return (
-            self._s.warnings_received > 0
+            self._s.warnings_received + self._s.hq_received > 0
             and not self._s.inbox
+            and not self._s.hq_inbox
+            and not self._s.hq.active()
             and not self._s.ledger.active()
             and not self._s.ledger.held_alerts()
             and self._open_tasks() == 0

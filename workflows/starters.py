@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from plans.hq import HqDecision
 from plans.model import Plan
 from plans.warning import Alert, Route
 from workflows.response import ResponseWorkflow
@@ -64,3 +65,33 @@ async def submit(
         ),
     )
     return Routed(alert.route, workflow_id)
+
+
+async def declare(
+    client: Client,
+    task_queue: str,
+    region: str,
+    plan: Plan,
+    decision: HqDecision,
+    *,
+    drill: bool = False,
+    time_scale: float = 1.0,
+) -> str:
+    """Deliver an HQ decision to the region's response, starting it if none is running.
+
+    Durable once it returns, like :func:`submit`; returns the workflow id. A drill replaying
+    the HQ's recorded decisions sends them to its drill response.
+    """
+    workflow_id = response_workflow_id(region, drill)
+    await client.start_workflow(
+        ResponseWorkflow.run,
+        ResponseInput(region=region, plan=plan, drill=drill, time_scale=time_scale),
+        id=workflow_id,
+        task_queue=task_queue,
+        start_signal="receive_hq",
+        start_signal_args=[decision],
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(REGION, region), SearchAttributePair(DRILL, drill)]
+        ),
+    )
+    return workflow_id

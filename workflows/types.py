@@ -12,6 +12,7 @@ from datetime import datetime
 
 from temporalio.api.common.v1 import Payload
 
+from plans.hq import HqDecision, HqLedger
 from plans.ledger import AlertLedger
 from plans.lifecycle import OPEN_STATES
 from plans.model import Plan, Response, Task
@@ -113,6 +114,10 @@ class ResponseState:
     dispatches: dict[str, int] = field(default_factory=dict)
     """Plan task id to the number of its latest dispatch, for plan tasks dispatched twice or
     more (absent means at most once: the dict stays small and old states stay valid)."""
+    hq: HqLedger = field(default_factory=HqLedger)
+    """The HQ's declarations received and in force (``plans.hq``)."""
+    hq_inbox: list[HqDecision] = field(default_factory=list)
+    hq_received: int = 0
     replaced: dict[str, int] = field(default_factory=dict)
     """Final state to count of earlier dispatches replaced by a re-dispatch, for the summary."""
     inbox: list[Alert] = field(default_factory=list)
@@ -146,6 +151,10 @@ class ResponseStatus:
     levels: dict[str, str]
     active_warnings: list[str]
     tasks: list[TaskView]
+    automatic: dict[str, str] = field(default_factory=dict)
+    """What the signals alone give, while an HQ declaration is in force (else empty)."""
+    declarations: list[str] = field(default_factory=list)
+    """Ids of the HQ declarations in force."""
 
 
 @dataclass

@@ -24,11 +24,11 @@ EXPECTED: dict[Role, set[Permission]] = {
     Role.ADMIN: {P.WARNING_READ, P.STATUS_READ, P.TASK_READ, P.AUDIT_READ, P.USERS_MANAGE,
                  P.TOKENS_OWN},
     Role.HQ_COMMANDER: {P.WARNING_ISSUE, P.WARNING_READ, P.STATUS_READ, P.TASK_READ,
-                        P.PLAN_APPLY, P.DRILL_RUN, P.AUDIT_READ, P.TOKENS_OWN},
+                        P.HQ_DECIDE, P.PLAN_APPLY, P.DRILL_RUN, P.AUDIT_READ, P.TOKENS_OWN},
     Role.DUTY_OFFICER: {P.WARNING_ISSUE, P.WARNING_READ, P.STATUS_READ, P.TASK_READ,
-                        P.PLAN_APPLY, P.TOKENS_OWN},
+                        P.HQ_DECIDE, P.PLAN_APPLY, P.TOKENS_OWN},
     Role.DISTRICT_OFFICER: {P.WARNING_ISSUE, P.WARNING_READ, P.STATUS_READ, P.TASK_READ,
-                            P.TOKENS_OWN},
+                            P.HQ_DECIDE, P.TOKENS_OWN},
     Role.AGENCY_DESK: {P.TASK_READ, P.TASK_ANSWER, P.TOKENS_OWN},
     Role.TRAINER: {P.WARNING_READ, P.STATUS_READ, P.TASK_READ, P.DRILL_RUN, P.TOKENS_OWN},
     Role.OBSERVER: {P.WARNING_READ, P.STATUS_READ, P.TASK_READ, P.TOKENS_OWN},
@@ -48,7 +48,7 @@ def principal(role: Role) -> Principal:
 @pytest.mark.parametrize("permission", list(Permission))
 def test_each_cell(role: Role, permission: Permission) -> None:
     who = principal(role)
-    area = {"districts": ["pudong"]} if permission is P.WARNING_ISSUE else {}
+    area = {"districts": ["pudong"]} if permission in (P.WARNING_ISSUE, P.HQ_DECIDE) else {}
     if permission in EXPECTED[role]:
         authorize(who, permission, agency=who.agency, **area)
     else:

@@ -21,6 +21,7 @@ from activities.messaging import (
 from activities.records import (
     PLAN_UNKNOWN,
     RecordEscalationInput,
+    RecordHqDecisionInput,
     RecordLevelsInput,
     RecordResponseInput,
     RecordTasksInput,
@@ -74,6 +75,10 @@ def fake_activities(
     async def record_warning(inp: RecordWarningInput) -> None:
         calls.add("record_warning", inp)
 
+    @activity.defn(name="record_hq_decision")
+    async def record_hq_decision(inp: RecordHqDecisionInput) -> None:
+        calls.add("record_hq_decision", inp)
+
     @activity.defn(name="record_tasks")
     async def record_tasks(inp: RecordTasksInput) -> None:
         calls.add("record_tasks", inp)
@@ -118,6 +123,7 @@ def fake_activities(
         record_response,
         record_levels,
         record_warning,
+        record_hq_decision,
         record_tasks,
         record_task_transition,
         record_escalation,

@@ -15,9 +15,18 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from plans.hq import HqDecision, HqKind
 from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
-from plans.model import ActiveWarning, Hazard, Level, Plan, StandDown, compute_content_hash
+from plans.model import (
+    ActiveWarning,
+    Hazard,
+    Level,
+    Plan,
+    ResponseLevel,
+    StandDown,
+    compute_content_hash,
+)
 from plans.rules import respond
 from plans.warning import Alert, Kind, Status
 from tests.workflows.fakes import Calls, advance, fake_activities
@@ -283,3 +292,41 @@ async def test_the_plan_goes_by_hash_and_whole_only_to_a_worker_that_does_not_kn
         (newer.content_hash, False),
         (newer.content_hash, True),
     ]
+
+
+async def test_an_hq_hold_stands_work_down_and_its_withdrawal_dispatches_it_again(
+    harness: Harness,
+) -> None:
+    now = await harness.env.get_current_time()
+    tide = dataclasses.replace(
+        alert("t1", now, Level.ORANGE), hazard=Hazard.TIDE, areas=("citywide",)
+    )
+    await harness.send(tide)
+    ii = respond([ActiveWarning(Hazard.TIDE, Level.ORANGE, ("citywide",))], PLAN)
+    await harness.until(
+        lambda s: s.levels.get("citywide") == "II" and len(s.tasks) == len(ii.tasks)
+    )
+    hold = HqDecision(
+        id="hold-1",
+        decided_by="市防汛指挥部",
+        sent=now,
+        kind=HqKind.HOLD,
+        level=ResponseLevel.III,
+        areas=("citywide",),
+        reason="the tide peak is past; hold III",
+    )
+    assert harness.handle is not None
+    await harness.handle.signal(ResponseWorkflow.receive_hq, hold)
+    held = await harness.until(lambda s: s.levels.get("citywide") == "III")
+    assert held.automatic["citywide"] == "II" and held.declarations == ["hold-1"]
+    assert harness.stood_down(), "the level II work is stood down"
+    withdraw = dataclasses.replace(
+        hold, id="undo-1", kind=HqKind.WITHDRAW, level=None, areas=(), references=("hold-1",)
+    )
+    await harness.handle.signal(ResponseWorkflow.receive_hq, withdraw)
+    back = await harness.until(lambda s: s.levels.get("citywide") == "II")
+    assert back.automatic == {} and back.declarations == []
+    again = [v.task_id for v in back.tasks if v.task_id.endswith("~2")]
+    assert again, "work stood down by the hold is dispatched again, under new ids"
+    outcomes = [(c.decision.id, c.outcome) for c in harness.calls.of("record_hq_decision")]
+    assert outcomes == [("hold-1", "apply"), ("undo-1", "apply")]
