@@ -178,6 +178,18 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
     return dependency
 
 
+async def authenticated(request: Request) -> Principal:
+    """A dependency: whoever the request comes from, whatever they may do (the live feed).
+
+    Raises:
+        Unauthenticated: Nobody.
+    """
+    principal = await current_principal(request)
+    if principal is None:
+        raise Unauthenticated(request.url.path)
+    return principal
+
+
 def login_url(next_url: str) -> str:
     """The login form, coming back to ``next_url`` (a local path only) afterwards."""
     return f"/login?next={quote(safe_next(next_url), safe='/')}"

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import select
 
-from console.auth import Permission, Principal, require
+from console.auth import Permission, Principal, authenticated, require
 from console.live import event_stream
 from console.situation import escalation_steps, gather, task_line
 from console.web import render, services
@@ -43,8 +43,11 @@ async def board_live(request: Request, principal: Viewer) -> HTMLResponse:
 
 
 @router.get("/events")
-async def events(request: Request, principal: Viewer) -> StreamingResponse:
-    """Server-sent events: ``change`` whenever the board may have changed."""
+async def events(
+    request: Request, principal: Annotated[Principal, Depends(authenticated)]
+) -> StreamingResponse:
+    """Server-sent events: ``change`` whenever the board may have changed (no content: every
+    signed-in page, an agency desk's too, then fetches what it may see)."""
     return StreamingResponse(
         event_stream(services(request).feed),
         media_type="text/event-stream",
