@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ParentClosePolicy
 
 from workflows.calls import call
 
@@ -42,17 +41,15 @@ with workflow.unsafe.imports_passed_through():
     from plans.lifecycle import TaskState, task_key, task_workflow_id
     from plans.model import Notice, Plan, ResponseLevel, Task
     from plans.warning import Alert
+    from workflows import legacy
     from workflows.search import HAZARDS, REGION, RESPONSE_LEVEL
     from workflows.task import TaskWorkflow
     from workflows.types import (
-        OPEN_STATES,
         ResponseInput,
         ResponseState,
         ResponseStatus,
         ResponseSummary,
         TaskChange,
-        TaskInput,
-        TaskView,
     )
 
 TRACKING_BY_ACTIVITY = "tracking-by-activity"
@@ -173,7 +170,7 @@ class ResponseWorkflow:
 
     async def _wait_for_work(self) -> None:
         """Sleep until a warning arrives, a task closes, or the next warning expires."""
-        closed_before = self._open_tasks()
+        closed_before = self._s.open_tasks()
         until = self._s.ledger.next_expiry()
         timeout = None if until is None else max(until - workflow.now(), timedelta(seconds=1))
         with contextlib.suppress(TimeoutError):
@@ -182,7 +179,7 @@ class ResponseWorkflow:
                     bool(self._s.inbox)
                     or bool(self._s.hq_inbox)
                     or self._s.replan
-                    or self._open_tasks() != closed_before
+                    or self._s.open_tasks() != closed_before
                     or self._over()
                 ),
                 timeout=timeout,
@@ -264,14 +261,14 @@ class ResponseWorkflow:
         anew, under a new id, when the weather brings it back.
         """
         if not workflow.patched(TRACKING_BY_ACTIVITY):
-            await self._dispatch_as_children(tasks)
+            await legacy.dispatch_as_children(self._s, self._inputs(), tasks)
             return
         inp = self._inputs()
-        fresh = tuple(t for t in tasks if not self._is_open(t.id))
+        fresh = tuple(t for t in tasks if not self._s.is_open(t.id))
         if not fresh:
             return
         now = workflow.now()
-        numbers = tuple(self._next_dispatch(t.id) for t in fresh)
+        numbers = tuple(self._s.next_dispatch(t.id) for t in fresh)
         ids = tuple(
             task_key(self._s.response_id, t.id, n) for t, n in zip(fresh, numbers, strict=True)
         )
@@ -290,7 +287,7 @@ class ResponseWorkflow:
             ),
         )
         for task, number, task_id in zip(fresh, numbers, ids, strict=True):
-            self._remember(task, number, task_id)
+            self._s.remember(task, number, task_id)
         # The rows exist: messages and tracking go out together. An agency that answers before
         # its task's workflow runs starts that workflow itself, from the same row.
         await asyncio.gather(
@@ -309,73 +306,10 @@ class ResponseWorkflow:
             call(TrackingActivities.start_tracking, StartTrackingInput(ids)),
         )
 
-    def _is_open(self, plan_task_id: str) -> bool:
-        view = self._s.tasks.get(plan_task_id)
-        return view is not None and view.state in OPEN_STATES
-
-    def _next_dispatch(self, plan_task_id: str) -> int:
-        if plan_task_id not in self._s.tasks:
-            return 1
-        return self._s.dispatches.get(plan_task_id, 1) + 1
-
-    def _remember(self, task: Task, number: int, task_id: str) -> None:
-        """The new dispatch becomes the task's current view; the old one is only counted."""
-        earlier = self._s.tasks.pop(task.id, None)
-        if earlier is not None:
-            self._s.replaced[earlier.state] = self._s.replaced.get(earlier.state, 0) + 1
-        if number > 1:
-            self._s.dispatches[task.id] = number
-        self._s.tasks[task.id] = TaskView(
-            task_id, task.agency, task.action_id, task.area, task.asset, TaskState.DISPATCHED
-        )
-
-    async def _dispatch_as_children(self, tasks: tuple[Task, ...]) -> None:
-        """Before ``TRACKING_BY_ACTIVITY``: task workflows as children, one dispatch per task.
-
-        Kept so that responses started by earlier releases replay unchanged.
-        """
-        inp = self._inputs()
-        fresh = tuple(t for t in tasks if t.id not in self._s.tasks)
-        if not fresh:
-            return
-        now = workflow.now()
-        await call(
-            RecordActivities.record_tasks,
-            RecordTasksInput(self._s.response_id, inp.drill, inp.plan.version, fresh, now),
-        )
-        await call(
-            MessagingActivities.publish_tasks,
-            PublishTasksInput(self._s.response_id, inp.drill, inp.plan.content_hash, fresh, now),
-        )
-        # Started together: one workflow task issues every start command instead of one each.
-        await asyncio.gather(*(self._start_child(task, now) for task in fresh))
-
-    async def _start_child(self, task: Task, issued_at: datetime) -> None:
-        inp = self._inputs()
-        key = task_key(self._s.response_id, task.id)
-        self._s.tasks[task.id] = TaskView(
-            key, task.agency, task.action_id, task.area, task.asset, TaskState.DISPATCHED
-        )
-        await workflow.start_child_workflow(
-            TaskWorkflow.run,
-            TaskInput(
-                key,
-                self._s.response_id,
-                workflow.info().workflow_id,
-                task,
-                inp.plan.content_hash,
-                inp.drill,
-                issued_at,
-                inp.time_scale,
-            ),
-            id=task_workflow_id(key),
-            parent_close_policy=ParentClosePolicy.ABANDON,
-        )
-
     async def _stand_down(self, tasks: tuple[Task, ...]) -> None:
         """Tell agencies and their task workflows that these tasks are no longer needed."""
         inp = self._inputs()
-        open_tasks = tuple(t for t in tasks if self._is_open(t.id))
+        open_tasks = tuple(t for t in tasks if self._s.is_open(t.id))
         if not open_tasks:
             return
         ids = tuple(self._s.tasks[t.id].task_id for t in open_tasks)
@@ -421,7 +355,7 @@ class ResponseWorkflow:
     async def _record_levels(self, status: str) -> None:
         self._s.changes += 1
         levels = self._s.response.levels if self._s.response else {}
-        detail: dict[str, object] = {"open_tasks": self._open_tasks()}
+        detail: dict[str, object] = {"open_tasks": self._s.open_tasks()}
         if self._s.response is not None and self._s.response.automatic:
             detail["automatic"] = {a: str(lv) for a, lv in self._s.response.automatic.items()}
             detail["declarations"] = [d.id for d in self._s.hq.active()]
@@ -474,9 +408,6 @@ class ResponseWorkflow:
         assert self._inp is not None
         return self._inp
 
-    def _open_tasks(self) -> int:
-        return sum(1 for view in self._s.tasks.values() if view.state in OPEN_STATES)
-
     def _over(self) -> bool:
         """Over once something happened, no warning or HQ declaration is in force and no task
         is open."""
@@ -487,14 +418,12 @@ class ResponseWorkflow:
             and not self._s.hq.active()
             and not self._s.ledger.active()
             and not self._s.ledger.held_alerts()
-            and self._open_tasks() == 0
+            and self._s.open_tasks() == 0
         )
 
     def _summary(self) -> ResponseSummary:
         inp = self._inputs()
-        states = dict(self._s.replaced)
-        for view in self._s.tasks.values():
-            states[view.state] = states.get(view.state, 0) + 1
+        states = self._s.task_states()
         return ResponseSummary(
             self._s.response_id,
             inp.plan.version,

@@ -14,7 +14,7 @@ from temporalio.api.common.v1 import Payload
 
 from plans.hq import HqDecision, HqLedger
 from plans.ledger import AlertLedger
-from plans.lifecycle import OPEN_STATES
+from plans.lifecycle import OPEN_STATES, TaskState
 from plans.model import Plan, Response, Task
 from plans.warning import Alert
 from workflows.converter import DATA_CONVERTER
@@ -126,6 +126,39 @@ class ResponseState:
     applied_this_run: int = 0
     replan: bool = False
     """A new plan was applied and the tasks must be re-decided."""
+
+    def is_open(self, plan_task_id: str) -> bool:
+        """Whether the plan task's latest dispatch still needs someone."""
+        view = self.tasks.get(plan_task_id)
+        return view is not None and view.state in OPEN_STATES
+
+    def open_tasks(self) -> int:
+        """How many dispatches still need someone."""
+        return sum(1 for view in self.tasks.values() if view.state in OPEN_STATES)
+
+    def next_dispatch(self, plan_task_id: str) -> int:
+        """The number the plan task's next dispatch gets (``plans.lifecycle.task_key``)."""
+        if plan_task_id not in self.tasks:
+            return 1
+        return self.dispatches.get(plan_task_id, 1) + 1
+
+    def remember(self, task: Task, number: int, task_id: str) -> None:
+        """The new dispatch becomes the task's current view; the old one is only counted."""
+        earlier = self.tasks.pop(task.id, None)
+        if earlier is not None:
+            self.replaced[earlier.state] = self.replaced.get(earlier.state, 0) + 1
+        if number > 1:
+            self.dispatches[task.id] = number
+        self.tasks[task.id] = TaskView(
+            task_id, task.agency, task.action_id, task.area, task.asset, TaskState.DISPATCHED
+        )
+
+    def task_states(self) -> dict[str, int]:
+        """Dispatches by state, earlier ones included, for the summary."""
+        states = dict(self.replaced)
+        for view in self.tasks.values():
+            states[view.state] = states.get(view.state, 0) + 1
+        return states
 
 
 @dataclass(frozen=True)
