@@ -8,7 +8,7 @@ from plans import engine
 from plans.hq import HqDecision, HqKind, HqLedger, HqOutcome, problem
 from plans.ledger import AlertLedger
 from plans.loader import load_plan
-from plans.model import CITYWIDE, ActiveWarning, Hazard, Level, ResponseLevel
+from plans.model import CITYWIDE, ActiveWarning, Hazard, Level, Response, ResponseLevel
 from plans.rules import respond
 from plans.warning import Alert, Kind, Status
 
@@ -53,7 +53,7 @@ def signals(*warnings: tuple[Hazard, Level, str]) -> AlertLedger:
     return ledger
 
 
-def decide(ledger: AlertLedger, *decisions: HqDecision) -> tuple[HqLedger, engine.Response]:
+def decide(ledger: AlertLedger, *decisions: HqDecision) -> tuple[HqLedger, Response]:
     hq = HqLedger()
     for d in decisions:
         hq.accept(d)
