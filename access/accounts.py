@@ -39,6 +39,10 @@ _LAST_USED_EVERY = timedelta(minutes=1)
 """``last_used_at`` is written at most this often per token (not one write per request)."""
 
 
+DEV_PRINCIPAL = Principal(name="dev-token", role=Role.DUTY_OFFICER, via="dev-token")
+"""Who the development token (``TIDEGATE_API_TOKEN``) acts as, over HTTP and on the CLI."""
+
+
 class AccessError(Exception):
     """A request about accounts or tokens that cannot be done; the message says why."""
 

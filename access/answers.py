@@ -1,5 +1,6 @@
 """An agency's answer to a task, given by a known principal: the HTTP agency API and
-``tidegate agency ack|progress|complete|decline`` both go through :func:`answer_as`.
+``tidegate agency ack|progress|complete|decline`` both go through :func:`answer_as`, answers
+on an agency's own Kafka events topic through :func:`answer_from_topic`.
 
 The answer is parsed exactly as on ``tidegate.tasks.events`` (:func:`parse_event`), the task's
 row names its agency, :func:`access.matrix.authorize` decides, and only then does the answer
@@ -15,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from access.audit import record, record_now
+from access.audit import answer_note, authorize_audited, refusal_note, write_now
 from access.matrix import Forbidden, Permission, Principal, authorize
-from alerts.agency_events import MAX_BY_CHARS, deliver, parse_event
+from alerts.agency_events import MAX_BY_CHARS, TaskEvent, deliver, parse_event
 from alerts.kafka import Refused
 from store import queries
 
@@ -93,20 +94,10 @@ async def answer_as(
     body = {"task_id": answer.task_id, "kind": answer.kind, "by": signed_by(principal, answer.by)}
     if answer.reason:
         body["reason"] = answer.reason
-    target = answer.task_id[:400]
     try:
         event = parse_event(json.dumps(body).encode())
     except Refused as exc:
-        await record_now(
-            sessions,
-            principal,
-            "task.answered",
-            target=target,
-            outcome="failed",
-            source=source,
-            kind=answer.kind,
-            reason=exc.reason,
-        )
+        await _failed(sessions, principal, answer.task_id, answer.kind, exc, source=source)
         raise
     async with sessions() as session:
         row = await queries.task(session, event.task_id)
@@ -116,27 +107,87 @@ async def answer_as(
     try:
         await deliver(await answers(), event)
     except Refused as exc:
-        await record_now(
-            sessions,
-            principal,
-            "task.answered",
-            target=target,
-            outcome="failed",
-            source=source,
-            kind=answer.kind,
-            reason=exc.reason,
-        )
+        await _failed(sessions, principal, event.task_id, answer.kind, exc, source=source)
         raise
-    await record_now(
-        sessions,
-        principal,
-        "task.answered",
-        target=target,
-        source=source,
-        kind=answer.kind,
-        by=event.event.by,
+    note = answer_note(
+        principal, source=source, task_id=event.task_id, kind=answer.kind, by=event.event.by,
         agency=agency,
-    )
+    )  # fmt: skip
+    await write_now(sessions, note)
+
+
+async def answer_from_topic(
+    sessions: async_sessionmaker[AsyncSession],
+    route: AnswerRoute,
+    principal: Principal,
+    payload: bytes,
+    *,
+    source: str,
+    key: str,
+) -> TaskEvent:
+    """An answer read from an agency's own events topic, delivered and audited.
+
+    The topic says who answers (only that agency may write to it): ``principal`` is the
+    agency's Kafka user, ``route`` is bound to its agency, so delivery refuses another
+    agency's task. The event is taken as sent (its ``by`` is the agency's own). The entry is
+    keyed by the record's position (``key``), so a record read again adds nothing.
+
+    Raises:
+        Refused: malformed, an unknown or closed task (``task.answered`` failed), or another
+            agency's task (``refused``): the consumer dead-letters it.
+    """
+    try:
+        event = parse_event(payload)
+    except Refused as exc:
+        await _failed(sessions, principal, "", "", exc, source=source, key=key)
+        raise
+    kind = str(event.event.kind)
+    try:
+        await deliver(route, event)
+    except Refused as exc:
+        async with sessions() as session:
+            row = await queries.task(session, event.task_id)
+        if row is not None and not permits(principal, Permission.TASK_ANSWER, row.agency):
+            note = refusal_note(
+                principal, source=source, target=event.task_id, permission=Permission.TASK_ANSWER,
+                reason=exc.reason, key=key,
+            )  # fmt: skip
+            await write_now(sessions, note)
+        else:
+            await _failed(sessions, principal, event.task_id, kind, exc, source=source, key=key)
+        raise
+    note = answer_note(
+        principal, source=source, task_id=event.task_id, kind=kind, by=event.event.by,
+        agency=principal.agency, key=key,
+    )  # fmt: skip
+    await write_now(sessions, note)
+    return event
+
+
+def permits(principal: Principal, permission: Permission, agency: str | None) -> bool:
+    """Whether :func:`access.matrix.authorize` allows it (no audit: a question, not an act)."""
+    try:
+        authorize(principal, permission, agency=agency)
+    except Forbidden:
+        return False
+    return True
+
+
+async def _failed(
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    task_id: str,
+    kind: str,
+    exc: Refused,
+    *,
+    source: str,
+    key: str | None = None,
+) -> None:
+    note = answer_note(
+        principal, source=source, task_id=task_id, kind=kind, outcome="failed",
+        reason=exc.reason, key=key,
+    )  # fmt: skip
+    await write_now(sessions, note)
 
 
 async def _check(
@@ -147,18 +198,6 @@ async def _check(
     target: str,
     source: str,
 ) -> None:
-    try:
-        authorize(principal, permission, agency=agency)
-    except Forbidden as exc:
-        async with sessions.begin() as session:
-            await record(
-                session,
-                principal,
-                "refused",
-                target=target[:400],
-                outcome="refused",
-                source=source,
-                permission=permission.value,
-                reason=exc.reason,
-            )
-        raise
+    await authorize_audited(
+        sessions, principal, permission, agency=agency, target=target, source=source
+    )

@@ -33,9 +33,17 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from access import accounts
-from access.audit import ANONYMOUS, Actor, record_now
+from access.accounts import DEV_PRINCIPAL
+from access.audit import (
+    Actor,
+    auth_failure_note,
+    authorize_audited,
+    record_now,
+    refusal_note,
+    write_now,
+)
 from access.limits import RateLimiter
-from access.matrix import Forbidden, Permission, Principal, Role, authorize
+from access.matrix import Forbidden, Permission, Principal
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,8 +54,6 @@ log = logging.getLogger("tidegate.access")
 SESSION_COOKIE = "tidegate_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-DEV_PRINCIPAL = Principal(name="dev-token", role=Role.DUTY_OFFICER, via="dev-token")
-"""Who the development token acts as."""
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _BEARER = HTTPBearer(auto_error=False, description="An API token (tidegate tokens create)")
 
@@ -179,11 +185,9 @@ class Gate:
         wait = self._failure_limit.hit(address)
         if wait is not None:
             raise HTTPException(429, "too many failed attempts", {"Retry-After": f"{wait:.0f}"})
-        await self.audit(
-            Actor(ANONYMOUS, ANONYMOUS), "auth.failed",
-            target=f"{request.method} {request.url.path}"[:400], outcome="refused",
-            source=source_of(request), reason=reason,
-        )  # fmt: skip
+        target = f"{request.method} {request.url.path}"
+        note = auth_failure_note(source=source_of(request), target=target, reason=reason)
+        await write_now(self.sessions, note)
         raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
 
     # -- what they may do ------------------------------------------------------------------
@@ -215,28 +219,27 @@ class Gate:
         agency: str | None = None,
         districts: Iterable[str] | None = None,
     ) -> None:
-        """:func:`authorize`, with a refusal turned into an audited 403."""
+        """:func:`access.matrix.authorize`, with a refusal turned into an audited 403."""
         try:
-            authorize(principal, permission, agency=agency, districts=districts)
+            await authorize_audited(
+                self.sessions, principal, permission, agency=agency, districts=districts,
+                target=f"{request.method} {request.url.path}", source=source_of(request),
+            )  # fmt: skip
         except Forbidden as exc:
-            await self._refuse(request, principal, permission, exc.reason)
+            raise HTTPException(403, exc.reason) from None
 
     async def _refuse(
         self, request: Request, principal: Principal, permission: Permission | None, reason: str
     ) -> None:
-        await self.audit(
-            principal, "refused",
-            target=f"{request.method} {request.url.path}"[:400], outcome="refused",
-            source=source_of(request), permission=permission.value if permission else None,
-            reason=reason,
+        note = refusal_note(
+            principal, source=source_of(request), target=f"{request.method} {request.url.path}",
+            permission=permission, reason=reason,
         )  # fmt: skip
+        await write_now(self.sessions, note)
         raise HTTPException(403, reason)
 
     async def audit(self, actor: Actor | Principal, action: str, **fields: Any) -> None:
         """Append to the audit trail (only logged when the gate has no database)."""
-        if self.sessions is None:
-            log.info("audit: %s %s %s", actor, action, fields.get("outcome", "ok"))
-            return
         await record_now(self.sessions, actor, action, **fields)
 
     def limit(self, limiter: RateLimiter, key: str) -> None:

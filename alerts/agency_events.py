@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from access.matrix import Principal, Role
 from alerts import wire
 from alerts.kafka import KafkaIntake, Refused
 from config.kafka import client_options
-from runtime.ops import events_topic
+from runtime.ops import agency_user, events_topic
 from workflows.tracking import AnswerRoute, Unanswerable, answer_task
 from workflows.types import AgencyEvent
 
@@ -133,9 +134,36 @@ class AgencyEventConsumer(KafkaIntake):
             sessions=sessions,
         )
         self._route = AnswerRoute(client, sessions, settings.task_queue, drill)
+        self._authenticated = settings.kafka_security_protocol != "PLAINTEXT"
 
-    async def process(self, payload: bytes, topic: str) -> None:
-        """Parse and deliver one agency event, as an answer of the topic's agency."""
-        event = parse_event(payload)
-        await deliver(replace(self._route, agency=self._agencies[topic]), event)
-        log.info("task %s: %s (%s)", event.task_id, event.event.kind, self._agencies[topic])
+    async def process(self, payload: bytes, topic: str, *, origin: str) -> None:
+        """Parse and deliver one agency event, as an answer of the topic's agency.
+
+        A live answer is delivered and audited by :func:`access.answers.answer_from_topic`,
+        as the agency's Kafka user; drill answers are the drill's (its report), not the trail's.
+        """
+        agency = self._agencies[topic]
+        route = replace(self._route, agency=agency)
+        if route.drill:
+            event = parse_event(payload)
+            await deliver(route, event)
+        else:
+            from access.answers import answer_from_topic  # it imports this module
+
+            who = topic_principal(topic, agency, authenticated=self._authenticated)
+            event = await answer_from_topic(
+                self._sessions, route, who, payload, source=f"kafka:{topic}", key=f"kafka:{origin}"
+            )
+        log.info("task %s: %s (%s)", event.task_id, event.event.kind, agency)
+
+
+def topic_principal(topic: str, agency: str, *, authenticated: bool) -> Principal:
+    """Who answers on ``topic``, an agency's own events topic.
+
+    With SASL the ACLs let only the agency's Kafka user (``agency-<id>``) write there (and
+    tidegate's own, a super user), so that user is named; on a ``PLAINTEXT`` cluster nobody
+    is authenticated and the topic (``kafka:<topic>``) is named instead. Either way the topic
+    binds the answer to its agency, as an ``agency_system`` of it.
+    """
+    name = agency_user(agency) if authenticated else f"kafka:{topic}"
+    return Principal(name=name, role=Role.AGENCY_SYSTEM, agency=agency, via="kafka")

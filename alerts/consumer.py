@@ -7,6 +7,10 @@ Each alert handed on gets one decision record on ``tidegate.alerts.decisions``, 
 id (``docs/messages.md``): the response's decision once it is logged, or ``pending`` if that
 takes longer than ``Settings.decision_wait_seconds``. The wait runs beside the consume loop
 (:class:`alerts.decisions.DecisionWatch`), so it never slows intake down.
+
+Each alert handed on is in the audit trail as ``warning.received`` from the feed
+:func:`feed_actor` names, and a refused one as ``failed`` (both keyed by the record's
+position, so a record read again adds nothing).
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from access.audit import FEED, Actor, Note, warning_note, write_now
 from alerts.decisions import DecisionReport, DecisionWatch, lookup_hint
 from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
-from alerts.kafka import KafkaIntake, Refused
+from alerts.kafka import KafkaIntake, Refusal, Refused
 from alerts.wire import DecisionRecord, encode
 from config.kafka import client_options
 from workflows.starters import submit
@@ -80,8 +85,8 @@ class AlertConsumer(KafkaIntake):
         finally:
             await self._decisions.__aexit__(exc_type, exc, tb)
 
-    async def process(self, payload: bytes, topic: str) -> None:
-        """Parse and route one alert."""
+    async def process(self, payload: bytes, topic: str, *, origin: str) -> None:
+        """Parse and route one alert; audited once it is handed on."""
         try:
             alert = parse_alert(payload, plan=self._plan, max_bytes=self._settings.max_alert_bytes)
         except AlertRejected as exc:
@@ -90,13 +95,36 @@ class AlertConsumer(KafkaIntake):
         after = await self._decisions.position()  # before the hand-off: see alerts.decisions
         routed = await submit(self._client, s.task_queue, s.region, self._plan, alert)
         log.info("alert %s (%s) routed to %s", alert.id, alert.kind, routed.workflow_id)
+        note = warning_note(
+            feed_actor(topic), source=f"kafka:{topic}", alert=alert, key=f"kafka:{origin}",
+            sender=alert.sender, workflow_id=routed.workflow_id,
+        )  # fmt: skip
+        await write_now(self._sessions, note)
         self._decisions.expect(alert, routed.workflow_id, after)
+
+    def audit_refusal(self, refusal: Refusal) -> Note:
+        """A refused warning: ``warning.received``, ``failed``, with the reason."""
+        topic = refusal.record.topic
+        return warning_note(
+            feed_actor(topic), source=f"kafka:{topic}", alert=None, outcome="failed",
+            reason=refusal.reason, key=f"kafka:{refusal.source}",
+        )  # fmt: skip
 
     async def _publish_decision(self, report: DecisionReport) -> None:
         """One decision record, keyed by the alert's id."""
         await self._producer.send_and_wait(
             self._decision_topic, encode(decision_record(report)), key=report.alert_id.encode()
         )
+
+
+def feed_actor(topic: str) -> Actor:
+    """Who a warning read from ``topic`` is from, for the audit trail: ``kafka:<topic>``.
+
+    No feed has a Kafka user of its own: only tidegate's user (a super user) may write to
+    ``tidegate.alerts``, so the topic's ACLs name no one in particular and the trail names the
+    topic, with the role ``feed``; what the warning says of its sender is in the detail.
+    """
+    return Actor(f"kafka:{topic}", FEED)
 
 
 def decision_record(report: DecisionReport) -> DecisionRecord:

@@ -33,6 +33,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from access.audit import warning_note, write_now
 from access.http import Gate, GateConfig, SecurityHeaders, source_of
 from access.matrix import Permission, Principal
 from alerts.errors import AlertRejected, RejectCode
@@ -197,20 +198,27 @@ def create_app(
     app.add_middleware(SecurityHeaders)
 
     async def audit(
-        request: Request, who: Principal, target: str, outcome: str, **detail: Any
+        request: Request,
+        who: Principal,
+        alert: Alert | None,
+        outcome: str,
+        *,
+        decision: str | None = None,
+        reason: str | None = None,
     ) -> None:
+        note = warning_note(
+            who, source=source_of(request), alert=alert, outcome=outcome, decision=decision,
+            reason=reason,
+        )  # fmt: skip
         try:
-            await gate.audit(
-                who, "warning.received", target=target[:400], outcome=outcome,
-                source=source_of(request), **detail,
-            )  # fmt: skip
+            await write_now(gate.sessions, note)
         except Exception:
-            logger.exception("could not write the audit entry for alert %s", target)
+            logger.exception("could not write the audit entry for alert %s", note.target)
 
     async def refuse(
         raw: bytes, problem: AlertRejected, request: Request, who: Principal
     ) -> JSONResponse:
-        await audit(request, who, "", "failed", reason=str(problem)[:500])
+        await audit(request, who, None, "failed", reason=str(problem))
         try:
             await on_reject(raw, str(problem), CHANNEL)
         except Exception:
@@ -259,6 +267,7 @@ def create_app(
         if alert.route is Route.IGNORED:
             logger.info("test message %s from %s logged and ignored", alert.id, alert.sender)
             ignored = SubmitResult(None, "status test: logged and ignored", "ignored")
+            await audit(request, who, alert, "ok", decision=ignored.decision)
             return _accepted(alert, ignored, 200)
         try:
             result = await submit(alert)
@@ -267,13 +276,10 @@ def create_app(
             if not is_outage(exc):  # retrying cannot help: refuse it, as Kafka intake does
                 reason = refusal_reason(exc, stage="handed on")
                 return await refuse(bytes(body), AlertRejected(reason), request, who)
-            await audit(request, who, alert.id, "failed", reason="could not be handed on")
+            await audit(request, who, alert, "failed", reason="could not be handed on")
             failed = Rejected(detail="valid, but could not be handed on; retry", code="unavailable")
             return JSONResponse(failed.model_dump(), status_code=503)
-        await audit(
-            request, who, alert.id, "ok", kind=alert.kind.value, hazard=alert.hazard.value,
-            level=alert.level.value, areas=list(alert.areas), decision=result.decision,
-        )  # fmt: skip
+        await audit(request, who, alert, "ok", decision=result.decision)
         return _accepted(alert, result, DECISION_STATUS.get(result.decision, 202))
 
     @app.get(

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from access.audit import Note
+from access.audit import write as write_audit
 from alerts.errors import printable
 from alerts.outage import is_outage, refusal_reason
 from store.records import save_rejections
@@ -73,7 +75,12 @@ class Refusal:
     @property
     def source(self) -> str:
         """``topic:partition:offset`` of the refused record."""
-        return f"{self.record.topic}:{self.record.partition}:{self.record.offset}"
+        return origin(self.record)
+
+
+def origin(record: ConsumerRecord[bytes, bytes]) -> str:
+    """``topic:partition:offset``: where a record was read, the same every time it is read."""
+    return f"{record.topic}:{record.partition}:{record.offset}"
 
 
 class KafkaIntake(abc.ABC):
@@ -110,9 +117,15 @@ class KafkaIntake(abc.ABC):
         self._task: asyncio.Task[None] | None = None
 
     @abc.abstractmethod
-    async def process(self, payload: bytes, topic: str) -> None:
+    async def process(self, payload: bytes, topic: str, *, origin: str) -> None:
         """Handle one message read from ``topic``; raise :class:`Refused` for input that can
-        never succeed."""
+        never succeed. ``origin`` is the record's ``topic:partition:offset``: the same when
+        the record is read again after a crash (an idempotency key)."""
+
+    def audit_refusal(self, refusal: Refusal) -> Note | None:
+        """The audit entry of a refused record, written with its ``rejections`` row; ``None``
+        (the default): the refusal is in ``rejections`` and the dead-letter topic only."""
+        return None
 
     async def __aenter__(self) -> Self:
         consumer = AIOKafkaConsumer(
@@ -182,7 +195,7 @@ class KafkaIntake(abc.ABC):
         attempt = 0
         while True:
             try:
-                await self.process(payload, record.topic)
+                await self.process(payload, record.topic, origin=origin(record))
                 return None
             except Refused as exc:
                 return Refusal(record, exc.reason)
@@ -232,8 +245,10 @@ class KafkaIntake(abc.ABC):
         return delivery
 
     async def record_refusals(self, refusals: Sequence[Refusal]) -> None:
-        """The refused payloads and reasons to the ``rejections`` table, in one insert."""
+        """The refused payloads and reasons to the ``rejections`` table, in one insert, and
+        their audit entries (:meth:`audit_refusal`) in the same transaction."""
         now = datetime.now(UTC)
+        notes = [note for r in refusals if (note := self.audit_refusal(r)) is not None]
         rows = [
             {
                 "channel": f"kafka:{r.record.topic}",
@@ -248,6 +263,7 @@ class KafkaIntake(abc.ABC):
             try:
                 async with self._sessions.begin() as session:
                     await save_rejections(session, rows)
+                    await write_audit(session, notes)
                 return
             except Exception as exc:
                 if not is_outage(exc):

@@ -5,15 +5,15 @@ its ``tidegate.tasks.events.<agency>``, through the same parser, straight to the
 so an unknown task id is reported at once. ``listen`` prints the agency's tasks as they arrive.
 
 The answer commands need the API token of an agency desk or agency system account
-(``--token`` or ``TIDEGATE_TOKEN``): it is checked exactly as over HTTP
-(:func:`access.answers.answer_as`), so a desk answers its own agency's tasks only, and the
-task's history and the audit trail name the account.
+(``--token`` or ``TIDEGATE_TOKEN``, :func:`cli.identity.acting`): it is checked exactly as
+over HTTP (:func:`access.answers.answer_as`), so a desk answers its own agency's tasks only,
+and the task's history and the audit trail name the account.
 
-Exit status: 0 delivered, 1 refused (unknown or closed task, bad event, a bad token, another
-agency's task), 2 no token, 7 Temporal or the database cannot be reached
-(:class:`cli.exit.ExitCode`). With ``--json`` the answer commands print one object on stdout:
-``{"task_id", "kind", "by", "reason", "result": "delivered" | "rejected" | "forbidden" |
-"unreachable", "detail"}``.
+Exit status: 0 delivered, 1 refused (unknown or closed task, bad event), 7 Temporal or the
+database cannot be reached, 9 not allowed (no token, a bad token, another agency's task, a
+role that answers no tasks) (:class:`cli.exit.ExitCode`). With ``--json`` the answer
+commands print one object on stdout: ``{"task_id", "kind", "by", "reason", "result":
+"delivered" | "rejected" | "forbidden" | "unreachable", "detail"}``.
 """
 
 from __future__ import annotations
@@ -26,12 +26,10 @@ from typing import NoReturn
 
 import typer
 
-from access.accounts import token_principal
 from access.answers import Answer, answer_as
-from access.matrix import Forbidden
 from alerts.kafka import Refused
 from cli.exit import ExitCode
-from cli.identity import cli_source
+from cli.identity import NOT_ALLOWED, TOKEN, acting, cli_source
 from cli.listen import Refused as ListenRefused
 from cli.listen import listen as listen_quietly
 from config.errors import ConfigError
@@ -43,13 +41,6 @@ from runtime.services import Runtime, run_with
 app = typer.Typer(help="Acknowledge, complete or decline tasks; watch an agency's queue.")
 
 BY = typer.Option("", "--by", help="Who answers (team, desk or person), after the account's name.")
-TOKEN = typer.Option(
-    "",
-    "--token",
-    envvar="TIDEGATE_TOKEN",
-    help="The agency desk's (or agency system's) API token (tidegate tokens create).",
-    show_default=False,
-)
 JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 
 
@@ -66,16 +57,12 @@ def _send(
         elif code is ExitCode.OK:
             typer.echo(f"{kind} {task_id}")
         else:
-            typer.echo(f"{'REJECT' if code is ExitCode.REJECTED else 'ERROR'} {detail}", err=True)
+            word = {ExitCode.REJECTED: "REJECT", ExitCode.FORBIDDEN: "FORBIDDEN"}
+            typer.echo(f"{word.get(code, 'ERROR')} {detail}", err=True)
         raise typer.Exit(code)
 
-    if not token.strip():
-        done("rejected", "no token: pass --token or set TIDEGATE_TOKEN", ExitCode.USAGE)
-
     async def go(rt: Runtime) -> str:
-        principal = await token_principal(rt.sessions, token.strip())
-        if principal is None:
-            raise Refused("the token is unknown, expired or revoked")
+        principal = await acting(rt, token, f"agency {kind}")
         answer = Answer(task_id, kind, by, reason)
         await answer_as(rt.sessions, rt.answers, principal, answer, source=cli_source())
         return principal.name
@@ -84,8 +71,8 @@ def _send(
         who = run_with(settings, go)
     except Refused as exc:
         done("rejected", exc.reason, ExitCode.REJECTED)
-    except Forbidden as exc:
-        done("forbidden", exc.reason, ExitCode.REJECTED)
+    except NOT_ALLOWED as exc:
+        done("forbidden", exc.reason, ExitCode.FORBIDDEN)
     except ConfigError as exc:  # Temporal unreachable
         done("unreachable", f"{exc}; nothing was delivered", ExitCode.UNREACHABLE)
     except Exception as exc:  # the database or Temporal failed mid-way: no traceback

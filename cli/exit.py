@@ -12,7 +12,9 @@ class ExitCode(IntEnum):
     """Exit statuses of the ``tidegate`` commands (README, docs/alerts.md).
 
     ``alert issue|update|cancel|import`` exit with the response's decision on the warning;
-    ``status`` and ``alert show`` with 0, or why they could not show live state.
+    ``status`` and ``alert show`` with 0, or why they could not show live state. Every command
+    that acts (``alert``, ``plan apply``, ``drill run|schedule``, ``agency ack|...``) exits
+    :attr:`FORBIDDEN` when its token does not allow it.
     """
 
     OK = 0
@@ -33,6 +35,9 @@ class ExitCode(IntEnum):
     """Temporal or the database cannot be reached: nothing was sent, or nothing shown."""
     NOT_ANSWERING = 8
     """``status``: a live response's workflow did not answer (is the worker running?)."""
+    FORBIDDEN = 9
+    """Not allowed: no token, an unknown, expired or revoked one, or one whose role (or agency,
+    district, scopes) does not permit this (``docs/access.md``); nothing was done."""
 
 
 def exit_now(code: int | str | None) -> NoReturn:

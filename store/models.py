@@ -253,5 +253,10 @@ class AuditEntryRecord(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     """``ok``, ``refused`` (not allowed) or ``failed`` (allowed, but it did not happen)."""
     source: Mapped[str] = mapped_column(String(200), default="")
-    """Where from: ``http 10.0.0.7``, ``cli root@host``, ``kafka tidegate.alerts``."""
+    """Where from: ``http 10.0.0.7``, ``cli root@host``, ``kafka:tidegate.alerts``."""
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dedup_key: Mapped[str | None] = mapped_column(
+        String(200), default=None, index=True, unique=True
+    )
+    """Set for an action that may be seen twice (a Kafka record read again after a crash:
+    ``kafka:<topic>:<partition>:<offset>``): the second write of the same key adds nothing."""

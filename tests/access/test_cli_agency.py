@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 from access import accounts
 from access.matrix import Role
 from cli.agency import app as agency_cli
+from cli.exit import ExitCode
 from store.models import AuditEntryRecord
 from tests.access.conftest import OPERATOR, Delivered, add, add_task
 from workflows.tracking import AnswerRoute
@@ -50,7 +51,7 @@ async def test_a_desk_answers_its_own_agencys_tasks_only(
     await add_task(sessions, THEIRS, "sanitation")
 
     theirs, said = await run("ack", THEIRS, token=desk)
-    assert theirs.exit_code == 1 and said["result"] == "forbidden"
+    assert theirs.exit_code == ExitCode.FORBIDDEN and said["result"] == "forbidden"
     assert "another agency" in said["detail"]
     assert delivered.answers == []
 
@@ -78,13 +79,14 @@ async def test_no_token_or_a_bad_token_delivers_nothing(
     await add_task(sessions, MINE, "drainage")
 
     missing, said = await run("ack", MINE)
-    assert missing.exit_code == 2 and "TIDEGATE_TOKEN" in said["detail"]
+    assert missing.exit_code == ExitCode.FORBIDDEN and "TIDEGATE_TOKEN" in said["detail"]
     wrong, said = await run("ack", MINE, token=desk + "x")
-    assert wrong.exit_code == 1 and "unknown, expired or revoked" in said["detail"]
+    assert wrong.exit_code == ExitCode.FORBIDDEN
+    assert "unknown, expired or revoked" in said["detail"]
     officer, said = await run("ack", MINE, token=duty)
-    assert officer.exit_code == 1 and said["result"] == "forbidden"
+    assert officer.exit_code == ExitCode.FORBIDDEN and said["result"] == "forbidden"
 
     await accounts.revoke_token(sessions, desk.split("_")[1], actor=OPERATOR, source="t")
     revoked, said = await run("ack", MINE, token=desk)
-    assert revoked.exit_code == 1 and "revoked" in said["detail"]
+    assert revoked.exit_code == ExitCode.FORBIDDEN and "revoked" in said["detail"]
     assert delivered.answers == []

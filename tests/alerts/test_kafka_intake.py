@@ -82,7 +82,7 @@ class Intake(KafkaIntake):
         self.behaviour = behaviour
         self.handled: list[bytes] = []
 
-    async def process(self, payload: bytes, topic: str) -> None:
+    async def process(self, payload: bytes, topic: str, *, origin: str) -> None:
         assert topic == "t.in"
         result = self.behaviour(payload)
         if asyncio.iscoroutine(result):
