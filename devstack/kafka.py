@@ -442,13 +442,14 @@ class KafkaBroker(_proc.Service):
         return self.pid() is not None
 
     def start(self, *, fresh: bool = False, timeout: float = 90.0) -> None:
-        """Start the broker and return once its PLAINTEXT listener accepts connections.
+        """Start the broker and return once its client listener accepts connections.
 
         Args:
             fresh: wipe topics, offsets and logs first. Otherwise existing storage is reused
-                and only formatted if it has never been.
-            timeout: seconds to wait for readiness. Kafka opens the PLAINTEXT socket only
-                once the broker is unfenced, so an open port means it can serve requests.
+                and only formatted if it has never been (or if it was formatted before
+                authentication: then it has no users, and is formatted afresh).
+            timeout: seconds to wait for readiness. Kafka opens the client socket only once
+                the broker is unfenced, so an open port means it can serve requests.
         """
         running = self.pid()
         if running is not None:

@@ -325,6 +325,13 @@ async def test_agency_listen_as_an_agency_is_refused_another_agencys_tasks(
         f"tidegate: Kafka at {settings.kafka_bootstrap} does not let agency-drainage read "
         f"{settings.topic('tasks.grid')}"
     )
+    as_drainage["TIDEGATE_KAFKA_SASL_PASSWORD"] = "not-the-password"
+    result = await asyncio.to_thread(cli, settings, "agency", "listen", "drainage", **as_drainage)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"tidegate: Kafka at {settings.kafka_bootstrap} refuses the credentials of user "
+        "'agency-drainage': check TIDEGATE_KAFKA_SASL_USERNAME and TIDEGATE_KAFKA_SASL_PASSWORD"
+    ]
 
 
 async def test_the_worker_runs_as_a_user_that_is_no_super_user_with_the_documented_acls(
