@@ -251,10 +251,11 @@ def plan_note(
 
 
 def drill_note(
-    actor: Actor | Principal, action: str, *, source: str, storm: str, **detail: Any
+    actor: Actor | Principal, action: str, *, source: str, target: str, **detail: Any
 ) -> Note:
-    """``drill.started``, ``drill.scheduled`` or ``drill.unscheduled`` of ``storm``."""
-    return Note(_actor(actor), action, storm, "ok", source, detail)
+    """``drill.started`` or ``drill.scheduled`` (target: the storm), ``drill.unscheduled``
+    (target: the schedule's id)."""
+    return Note(_actor(actor), action, target, "ok", source, detail)
 
 
 async def authorize_audited(

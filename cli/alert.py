@@ -6,6 +6,12 @@ another channel would refuse. A refused warning is printed and recorded in the `
 table (channel ``cli``) like any other channel's; recording is best effort, so an unreachable
 database never hides the reason or changes the exit status (1).
 
+``issue``, ``update``, ``cancel`` and ``import`` act as the account whose API token they are
+given (``--token`` or ``TIDEGATE_TOKEN``, :func:`cli.identity.acting`), checked as over HTTP:
+``warning.issue`` for every area of the warning (a district officer: its own district only).
+Without a token, with a bad one, or one not allowed, nothing is sent (exit 9); every warning
+in and every refusal is in the audit trail, naming the account.
+
 A valid warning is handed to its response workflow (durable from then on), and the command
 then waits briefly (``--wait``, default ``TIDEGATE_DECISION_WAIT_SECONDS``) for the response's
 decision (:mod:`alerts.decisions`) and says what it was; the exit status tells scripts the
@@ -24,12 +30,15 @@ from typing import Any, NoReturn
 
 import typer
 
+from access.audit import authorize_audited, warning_note, write_now
+from access.matrix import Forbidden, Permission, Principal
 from alerts.decisions import DecisionReport, hand_over, lookup_hint
 from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
 from alerts.services import lookup_warning, record_rejection
 from cli.alerts_offline import register as register_offline
 from cli.exit import ExitCode, database_problem
+from cli.identity import NOT_ALLOWED, TOKEN, acting, cli_source
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
 from plans.loader import load_plan
@@ -77,23 +86,42 @@ SAID = {"apply": "applied", "pending": "queued, decision pending"}
 """How the first word of the result line reads, where it is not the decision itself."""
 
 
-def _deliver(document: dict[str, Any], as_json: bool, wait: float | None) -> NoReturn:
+def _acting(settings: Settings, token: str, command: str, as_json: bool) -> Principal:
+    """Who runs ``alert <command>``: the token's account, if its role issues warnings (the
+    warning's districts are checked once it is read, :func:`_route`)."""
+    try:
+        return run_with(
+            settings, lambda rt: acting(rt, token, f"alert {command}", Permission.WARNING_ISSUE)
+        )
+    except NOT_ALLOWED as exc:
+        _forbidden(exc.reason, as_json)
+    except Exception as exc:  # the accounts live in the database: no traceback
+        _unreachable(f"cannot check the token: {database_problem(exc)}; nothing was sent", as_json)
+
+
+def _deliver(
+    document: dict[str, Any], as_json: bool, wait: float | None, who: Principal
+) -> NoReturn:
     """Validate like every other channel, then route to the response workflow."""
-    _intake(json.dumps(document, ensure_ascii=False).encode(), "REJECT", as_json, wait)
+    _intake(json.dumps(document, ensure_ascii=False).encode(), "REJECT", as_json, wait, who)
 
 
-def _intake(payload: bytes, prefix: str, as_json: bool, wait: float | None) -> NoReturn:
+def _intake(
+    payload: bytes, prefix: str, as_json: bool, wait: float | None, who: Principal
+) -> NoReturn:
     settings = load_settings()
     plan = load_plan(settings.plan_path)
     try:
         alert = parse_alert(payload, plan=plan, max_bytes=settings.max_alert_bytes)
     except AlertRejected as exc:
-        _reject(settings, payload, str(exc), prefix, as_json, field=exc.field, code=exc.code)
-    _route(settings, plan, alert, as_json, settings.decision_wait_seconds if wait is None else wait)
+        _reject(settings, who, payload, str(exc), prefix, as_json, field=exc.field, code=exc.code)
+    wait = settings.decision_wait_seconds if wait is None else wait
+    _route(settings, plan, alert, as_json, wait, who)
 
 
 def _reject(
     settings: Settings,
+    who: Principal,
     payload: bytes,
     reason: str,
     prefix: str = "REJECT",
@@ -102,10 +130,10 @@ def _reject(
     field: str | None = None,
     code: str = "schema",
 ) -> NoReturn:
-    """Print why, record it (best effort), exit 1."""
+    """Print why, record it and audit it (best effort), exit 1."""
     typer.echo(f"{prefix} {reason}", err=True)
     try:
-        run_with(settings, lambda rt: _record(rt, payload, reason))
+        run_with(settings, lambda rt: _record(rt, who, payload, reason))
     except Exception as exc:  # the reason is out; a dead database must not hide it
         typer.echo(f"(rejection not recorded: {exc.__class__.__name__}: {exc})"[:300], err=True)
     if as_json:
@@ -113,20 +141,47 @@ def _reject(
     raise typer.Exit(ExitCode.REJECTED)
 
 
-async def _record(rt: Runtime, payload: bytes, reason: str) -> None:
+async def _record(rt: Runtime, who: Principal, payload: bytes, reason: str) -> None:
     async with asyncio.timeout(RECORD_TIMEOUT):
         await record_rejection(rt.sessions, CHANNEL, payload, reason)
+        note = warning_note(who, source=cli_source(), alert=None, outcome="failed", reason=reason)
+        await write_now(rt.sessions, note)
 
 
-def _route(settings: Settings, plan: Plan, alert: Alert, as_json: bool, wait: float) -> NoReturn:
+async def _audit(rt: Runtime, who: Principal, alert: Alert, outcome: str, **said: str) -> None:
+    """The warning's audit entry; best effort, as the decision is what the officer needs."""
+    note = warning_note(who, source=cli_source(), alert=alert, outcome=outcome, **said)
+    try:
+        async with asyncio.timeout(RECORD_TIMEOUT):
+            await write_now(rt.sessions, note)
+    except Exception as exc:
+        problem = f"{exc.__class__.__name__}: {exc}"[:200]
+        typer.echo(f"(not written to the audit trail: {problem})", err=True)
+
+
+def _route(
+    settings: Settings, plan: Plan, alert: Alert, as_json: bool, wait: float, who: Principal
+) -> NoReturn:
     async def go(rt: Runtime) -> DecisionReport:
-        client = await rt.temporal()
-        return await hand_over(
-            client, rt.sessions, settings.task_queue, settings.region, plan, alert, wait
-        )
+        await authorize_audited(
+            rt.sessions, who, Permission.WARNING_ISSUE, districts=alert.areas,
+            target=alert.id, source=cli_source(),
+        )  # fmt: skip
+        try:
+            client = await rt.temporal()
+            got = await hand_over(
+                client, rt.sessions, settings.task_queue, settings.region, plan, alert, wait
+            )
+        except Exception:
+            await _audit(rt, who, alert, "failed", reason="not handed to its response (not sent)")
+            raise
+        await _audit(rt, who, alert, "ok", decision=got.decision)
+        return got
 
     try:
         got = run_with(settings, go)
+    except Forbidden as exc:
+        _forbidden(exc.reason, as_json, alert)
     except ConfigError as exc:  # Temporal unreachable: say so, no traceback
         _unreachable(f"{exc}; the warning was NOT sent", as_json, alert)
     except Exception as exc:
@@ -147,6 +202,13 @@ def _route(settings: Settings, plan: Plan, alert: Alert, as_json: bool, wait: fl
         )
         typer.echo(f"  {got.reason}")
     raise typer.Exit(EXIT_BY_DECISION.get(got.decision, ExitCode.PENDING))
+
+
+def _forbidden(reason: str, as_json: bool, alert: Alert | None = None) -> NoReturn:
+    typer.echo(f"FORBIDDEN {reason}; nothing was sent"[:600], err=True)
+    if as_json:
+        _print_json(_result(alert, None, "forbidden", reason))
+    raise typer.Exit(ExitCode.FORBIDDEN)
 
 
 def _unreachable(message: str, as_json: bool, alert: Alert | None = None) -> NoReturn:
@@ -184,11 +246,17 @@ def _print_json(value: dict[str, Any]) -> None:
 
 
 def _document(
-    kind: str, hazard: str, level: str, areas: list[str], exercise: bool, **extra: Any
+    who: Principal,
+    kind: str,
+    hazard: str,
+    level: str,
+    areas: list[str],
+    exercise: bool,
+    **extra: Any,
 ) -> dict[str, Any]:
     return {
         "id": extra.pop("id", None) or f"cli-{uuid.uuid4().hex[:12]}",
-        "sender": "duty-officer@tidegate",
+        "sender": f"{who.name}@tidegate",
         "sent": datetime.now(UTC).isoformat(),
         "status": "exercise" if exercise else "actual",
         "kind": kind,
@@ -210,12 +278,15 @@ def issue(
     exercise: bool = EXERCISE,
     as_json: bool = JSON,
     wait: float | None = WAIT,
+    token: str = TOKEN,
 ) -> None:
     """Issue a new warning; units start their tasks at once, without approval."""
+    who = _acting(load_settings(), token, "issue", as_json)
     document = _document(
-        "alert", hazard, level, area, exercise, id=alert_id, headline=headline, expires=expires
-    )
-    _deliver(document, as_json, wait)
+        who, "alert", hazard, level, area, exercise, id=alert_id, headline=headline,
+        expires=expires,
+    )  # fmt: skip
+    _deliver(document, as_json, wait, who)
 
 
 @app.command()
@@ -227,10 +298,12 @@ def update(
     exercise: bool = EXERCISE,
     as_json: bool = JSON,
     wait: float | None = WAIT,
+    token: str = TOKEN,
 ) -> None:
     """Upgrade or downgrade a warning in force (the response adds or stands down work)."""
-    document = _document("update", hazard, level, area, exercise, references=[reference])
-    _deliver(document, as_json, wait)
+    who = _acting(load_settings(), token, "update", as_json)
+    document = _document(who, "update", hazard, level, area, exercise, references=[reference])
+    _deliver(document, as_json, wait, who)
 
 
 @app.command()
@@ -239,9 +312,11 @@ def cancel(
     exercise: bool = EXERCISE,
     as_json: bool = JSON,
     wait: float | None = WAIT,
+    token: str = TOKEN,
 ) -> None:
     """Lift a warning; tasks the plan stands down are stood down."""
     settings = load_settings()
+    who = _acting(settings, token, "cancel", as_json)
 
     async def lookup(rt: Runtime) -> tuple[str, str, list[str]] | None:
         async with asyncio.timeout(LOOKUP_TIMEOUT), rt.sessions() as session:
@@ -256,14 +331,15 @@ def cancel(
         request = {"kind": "cancel", "references": [reference], "exercise": exercise}
         _reject(
             settings,
+            who,
             json.dumps(request, ensure_ascii=False).encode(),
             f"references: no warning {reference!r} has been received",
             as_json=as_json,
             field="references",
         )
     hazard, level, areas = found
-    document = _document("cancel", hazard, level, areas, exercise, references=[reference])
-    _deliver(document, as_json, wait)
+    document = _document(who, "cancel", hazard, level, areas, exercise, references=[reference])
+    _deliver(document, as_json, wait, who)
 
 
 @app.command("import")
@@ -271,9 +347,11 @@ def import_(
     path: Path = typer.Argument(..., exists=True, dir_okay=False),
     as_json: bool = JSON,
     wait: float | None = WAIT,
+    token: str = TOKEN,
 ) -> None:
     """Send a warning file (JSON or CAP 1.2 XML) through intake."""
-    _intake(path.read_bytes(), f"REJECT {path}:", as_json, wait)
+    who = _acting(load_settings(), token, "import", as_json)
+    _intake(path.read_bytes(), f"REJECT {path}:", as_json, wait, who)
 
 
 @app.command()

@@ -4,6 +4,12 @@
 traffic (``docs/drills.md``); ``compare`` shows what two plan versions would have done for the
 same storm (no services); ``schedule`` keeps recurring drills in the database for the worker;
 ``storms`` lists the bundled timelines.
+
+``run`` and ``schedule`` (adding or removing) need the API token of an account that may run
+drills (``drill.run``: trainer, HQ commander; ``--token`` or ``TIDEGATE_TOKEN``, checked as
+:func:`cli.identity.acting` does) and exit 9 when it does not allow them; drills started and
+schedules changed are in the audit trail. A scheduled drill runs as the account that
+scheduled it (:mod:`drills.schedule`).
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,6 +34,11 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
+from access.audit import auth_failure_note, authorize_audited, drill_note, write_now
+from access.matrix import Permission, Principal
+from access.terminal import Unauthenticated, scheduler_principal
+from cli.exit import ExitCode, database_problem
+from cli.identity import NOT_ALLOWED, TOKEN, acting, cli_source
 from cli.output import console
 from cli.output import table as make_table
 from config.settings import Settings, load_settings
@@ -40,12 +52,15 @@ from drills.skipping import StalledError
 from drills.timeline import Timeline, TimelineError, bundled_storms, load_timeline
 from plans.errors import PlanError
 from plans.loader import load_plan
+from runtime.services import Runtime as Services
+from runtime.services import run_with
 
 app = typer.Typer(
     help="Replay historical storms as drills; compare plans; schedule drills.",
     no_args_is_help=True,
 )
 
+T = TypeVar("T")
 STORM = typer.Argument(..., help="A bundled storm (e.g. in-fa, 2024-bebinca) or a timeline file.")
 
 
@@ -79,6 +94,10 @@ def run(
     tail_hours: float = typer.Option(
         6.0, "--tail-hours", min=0.0, help="Storm hours after lifting while agencies may answer."
     ),
+    token: str = TOKEN,
+    scheduled: str | None = typer.Option(
+        None, "--scheduled", hidden=True, help="The schedule this run is for (the worker's)."
+    ),
 ) -> None:
     """Replay STORM as a drill: exercise warnings, simulated agencies, an after-action report."""
     if speed is not None and fast:
@@ -100,6 +119,9 @@ def run(
         tail_minutes=round(tail_hours * 60),
     )
     settings = load_settings()
+    mode = "fast" if speed is None else f"speed {speed:g}"
+    started = {"mode": mode, "seed": seed, "plan": str(plan or settings.plan_path)}
+    _as_allowed(settings, token, "drill run", scheduled, storm, timeline.slug, started)
     try:
         result = _with_progress(timeline, settings, options)
     except StalledError as exc:
@@ -118,6 +140,66 @@ def run(
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
         return
     _print_summary(result, data.get("report"))
+
+
+def _as_allowed(
+    settings: Settings,
+    token: str,
+    command: str,
+    scheduled: str | None,
+    storm: str,
+    slug: str,
+    detail: dict[str, Any],
+) -> None:
+    """Check who starts the drill (the token's account, or the scheduling account for
+    ``--scheduled``) may run drills, and record the start; exit 9 if not, 7 if it cannot tell.
+    """
+
+    async def go(rt: Services) -> None:
+        source = cli_source()
+        if scheduled is None:
+            who = await acting(rt, token, command, Permission.DRILL_RUN)
+        else:
+            who = await _scheduler(rt, settings, scheduled, storm, source)
+            source = f"scheduler {scheduled} {source}"
+        note = drill_note(
+            who, "drill.started", source=source, target=slug, scheduled=scheduled, **detail
+        )
+        await write_now(rt.sessions, note)
+
+    _checked(settings, go)
+
+
+async def _scheduler(
+    rt: Services, settings: Settings, job_id: str, storm: str, source: str
+) -> Principal:
+    """The account a scheduled run acts as: the one that scheduled ``job_id`` for ``storm``."""
+    target = f"tidegate drill run --scheduled {job_id}"
+    job = await asyncio.to_thread(scheduling.find_drill, settings, job_id)
+    if job is None or job.storm != storm:
+        reason = f"no scheduled drill {job_id!r} of {storm!r}"
+        await write_now(rt.sessions, auth_failure_note(source=source, target=target, reason=reason))
+        raise Unauthenticated(reason)
+    who = await scheduler_principal(rt.sessions, job.scheduled_by, source=source, target=target)
+    await authorize_audited(rt.sessions, who, Permission.DRILL_RUN, target=target, source=source)
+    return who
+
+
+def _checked(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    """``run_with(settings, work)``: not allowed exits 9, a database that cannot be reached 7."""
+    try:
+        return run_with(settings, work)
+    except NOT_ALLOWED as exc:
+        typer.echo(f"tidegate: forbidden: {exc.reason}", err=True)
+        raise typer.Exit(ExitCode.FORBIDDEN) from None
+    except (OSError, TimeoutError) as exc:
+        typer.echo(f"tidegate: {database_problem(exc)}", err=True)
+        raise typer.Exit(ExitCode.UNREACHABLE) from None
+    except Exception as exc:  # the driver's own errors: no traceback, and no URL
+        if exc.__class__.__module__.startswith(("sqlalchemy", "asyncpg", "aiosqlite")):
+            typer.echo(f"tidegate: {database_problem(exc)}", err=True)
+            raise typer.Exit(ExitCode.UNREACHABLE) from None
+        raise
 
 
 def _core_logs_to_stderr() -> None:
@@ -263,34 +345,66 @@ def schedule(
     report_dir: Path | None = typer.Option(
         None, "--report-dir", help="Where runs write reports (default: <data dir>/drills)."
     ),
+    token: str = TOKEN,
 ) -> None:
-    """Add (STORM --cron), list (--list) or remove (--remove ID) drills the worker runs."""
+    """Add (STORM --cron), list (--list) or remove (--remove ID) drills the worker runs.
+
+    Adding and removing need a token allowed to run drills; a scheduled drill runs as the
+    account that scheduled it. Listing needs none.
+    """
     settings = load_settings()
     if list_:
         jobs = scheduling.list_drills(settings)
         if not jobs:
             typer.echo("No scheduled drills.")
         for job in jobs:
-            typer.echo(f"{job.id}  {job.trigger}  next {job.next_run or 'paused'}  {job.command}")
+            by = f"  (by {job.scheduled_by})" if job.scheduled_by else ""
+            line = f"{job.id}  {job.trigger}  next {job.next_run or 'paused'}  {job.command}{by}"
+            typer.echo(line)
         return
     if remove is not None:
-        if not scheduling.remove_drill(settings, remove):
-            typer.echo(f"tidegate: no scheduled drill {remove!r}", err=True)
-            raise typer.Exit(1)
-        typer.echo(f"removed {remove}")
+        _unschedule(settings, token, remove)
         return
     if storm is None or cron is None:
         typer.echo("tidegate: give STORM and --cron, or --list, or --remove ID", err=True)
         raise typer.Exit(2)
-    _timeline(storm)  # refuse a storm that would fail every week
+    timeline = _timeline(storm)  # refuse a storm that would fail every week
     try:
-        job = scheduling.add_drill(
-            settings, storm, cron, speed=speed, seed=seed, report_dir=report_dir
-        )
+        scheduling.crontab_trigger(cron)
     except ValueError as exc:
         typer.echo(f"tidegate: {exc}", err=True)
         raise typer.Exit(2) from None
+
+    async def add(rt: Services) -> scheduling.ScheduledDrill:
+        who = await acting(rt, token, "drill schedule", Permission.DRILL_RUN)
+        job = await asyncio.to_thread(
+            scheduling.add_drill, settings, storm, cron, speed=speed, seed=seed,
+            report_dir=report_dir, scheduled_by=who.name,
+        )  # fmt: skip
+        note = drill_note(
+            who, "drill.scheduled", source=cli_source(), target=timeline.slug, job=job.id,
+            cron=cron, speed=speed, seed=seed,
+        )  # fmt: skip
+        await write_now(rt.sessions, note)
+        return job
+
+    job = _checked(settings, add)
     typer.echo(f"scheduled {job.id}: {job.trigger}, next {job.next_run}; the worker runs it")
+
+
+def _unschedule(settings: Settings, token: str, job_id: str) -> None:
+    async def remove(rt: Services) -> bool:
+        who = await acting(rt, token, "drill schedule", Permission.DRILL_RUN)
+        if not await asyncio.to_thread(scheduling.remove_drill, settings, job_id):
+            return False
+        note = drill_note(who, "drill.unscheduled", source=cli_source(), target=job_id)
+        await write_now(rt.sessions, note)
+        return True
+
+    if not _checked(settings, remove):
+        typer.echo(f"tidegate: no scheduled drill {job_id!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"removed {job_id}")
 
 
 @app.command()

@@ -21,6 +21,10 @@ from rich.table import Table
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from access.audit import plan_note, write_now
+from access.matrix import Permission
+from cli.exit import ExitCode
+from cli.identity import NOT_ALLOWED, TOKEN, acting, cli_source
 from config.settings import load_settings
 from plans.catalogue import read_areas
 from plans.compare import PlanComparison, compare_plans
@@ -360,23 +364,46 @@ def apply(
         Path | None, typer.Argument(help="Plan directory (default: configured).")
     ] = None,
     drill: Annotated[bool, typer.Option(help="Apply to the region's drill response.")] = False,
+    token: Annotated[str, TOKEN] = "",
 ) -> None:
     """Switch the running response to a new plan version (an explicit, validated update).
 
     A response pins the plan it started with; edits to the YAML change nothing until applied
-    here. The workflow refuses another plan id, or the version it already runs.
+    here. The workflow refuses another plan id, or the version it already runs. Needs the
+    token of an account that may apply plans (``plan.apply``: duty officer, HQ commander);
+    applied or refused, it is in the audit trail. Exit 9: the token does not allow it.
     """
     settings = load_settings()
     plan = _load(path or settings.plan_path)
+    workflow_id = response_workflow_id(settings.region, drill)
 
     async def go(rt: Runtime) -> str:
+        who = await acting(rt, token, "plan apply", Permission.PLAN_APPLY)
         client = await rt.temporal()
-        handle = client.get_workflow_handle(response_workflow_id(settings.region, drill))
-        return await handle.execute_update(ResponseWorkflow.apply_plan, plan)
+        handle = client.get_workflow_handle(workflow_id)
+
+        async def audit(outcome: str, version: str, reason: str | None = None) -> None:
+            note = plan_note(
+                who, source=cli_source(), workflow_id=workflow_id, plan_id=plan.plan_id,
+                version=version, outcome=outcome, reason=reason,
+            )  # fmt: skip
+            await write_now(rt.sessions, note)
+
+        try:
+            version = await handle.execute_update(ResponseWorkflow.apply_plan, plan)
+        except (WorkflowUpdateFailedError, RPCError) as exc:
+            cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else exc
+            await audit("failed", plan.version, str(cause))
+            raise
+        await audit("ok", version)
+        return version
 
     try:
         version = run_with(settings, go)
+    except NOT_ALLOWED as exc:
+        _err.print(f"[red]forbidden:[/red] {escape(exc.reason)}; the plan was not applied")
+        raise typer.Exit(ExitCode.FORBIDDEN) from None
     except (WorkflowUpdateFailedError, RPCError) as exc:
         cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else exc
         _fail(f"plan not applied: {cause}")
-    typer.echo(f"response-{settings.region} now runs plan {plan.plan_id} {version}")
+    typer.echo(f"{workflow_id} now runs plan {plan.plan_id} {version}")

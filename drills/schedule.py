@@ -9,7 +9,10 @@ when it wakes up).
 
 A job only triggers: :func:`run_scheduled_drill` runs ``tidegate drill run`` as a subprocess
 (``--fast`` unless the schedule says ``--speed N``), so a drill's load never competes with the
-worker's live event loop, and writes the report under ``<data dir>/drills/``. Recurring work
+worker's live event loop, and writes the report under ``<data dir>/drills/``. The job keeps the
+name of the account that scheduled it (``scheduled_by``); the subprocess is given no token but
+``--scheduled <job id>``, and acts as that account, checked again then (still enabled, still
+allowed to run drills) and audited (:mod:`access.terminal`). Recurring work
 *within* a response stays a workflow timer; this is work *across* responses.
 """
 
@@ -55,6 +58,8 @@ class ScheduledDrill:
     trigger: str
     next_run: datetime | None
     command: str
+    scheduled_by: str = ""
+    """The account that scheduled it; the drill runs as this account."""
 
 
 def sync_url(db_url: str) -> str:
@@ -96,12 +101,14 @@ def _editing(settings: Settings) -> Iterator[BackgroundScheduler]:
 
 def _describe(job: Any) -> ScheduledDrill:
     kwargs = dict(job.kwargs)
+    scheduled_by = str(kwargs.pop("scheduled_by", ""))
     return ScheduledDrill(
         id=job.id,
         storm=str(kwargs.get("storm")),
         trigger=str(job.trigger),
         next_run=getattr(job, "next_run_time", None),
         command=" ".join(drill_command(**kwargs)[3:]),
+        scheduled_by=scheduled_by,
     )
 
 
@@ -140,25 +147,30 @@ def add_drill(
     speed: float | None = None,
     seed: int = 0,
     report_dir: Path | None = None,
+    scheduled_by: str = "",
 ) -> ScheduledDrill:
-    """Schedule ``storm`` on ``cron`` (five crontab fields, city time).
+    """Schedule ``storm`` on ``cron`` (five crontab fields, city time), to run as the account
+    ``scheduled_by``.
 
     Raises:
         ValueError: The cron expression is invalid.
     """
     trigger = crontab_trigger(cron)
+    job_id = f"{JOB_PREFIX}{uuid.uuid4().hex[:8]}"
     kwargs: dict[str, Any] = {
         "storm": storm,
         "speed": speed,
         "seed": seed,
         "report_root": str(report_dir or settings.data_dir / "drills"),
+        "job": job_id,
+        "scheduled_by": scheduled_by,
     }
     with _editing(settings) as scheduler:
         job = scheduler.add_job(
             "drills.schedule:run_scheduled_drill",
             trigger,
             kwargs=kwargs,
-            id=f"{JOB_PREFIX}{uuid.uuid4().hex[:8]}",
+            id=job_id,
             name=f"drill {storm}",
             coalesce=True,
             max_instances=1,
@@ -174,6 +186,13 @@ def list_drills(settings: Settings) -> list[ScheduledDrill]:
     return sorted(jobs, key=lambda j: (j.next_run is None, j.next_run or datetime.max, j.id))
 
 
+def find_drill(settings: Settings, job_id: str) -> ScheduledDrill | None:
+    """The scheduled drill ``job_id``, or ``None``."""
+    with _editing(settings) as scheduler:
+        job = scheduler.get_job(job_id) if job_id.startswith(JOB_PREFIX) else None
+        return _describe(job) if job is not None else None
+
+
 def remove_drill(settings: Settings, job_id: str) -> bool:
     """Remove a scheduled drill; False when there is none with that id."""
     with _editing(settings) as scheduler:
@@ -184,27 +203,40 @@ def remove_drill(settings: Settings, job_id: str) -> bool:
 
 
 def drill_command(
-    storm: str, speed: float | None = None, seed: int = 0, report_root: str | None = None
+    storm: str,
+    speed: float | None = None,
+    seed: int = 0,
+    report_root: str | None = None,
+    job: str | None = None,
 ) -> list[str]:
     """The ``tidegate drill run`` command line of a scheduled drill (report in ``report_root``,
-    the job adds a folder per run)."""
+    the job adds a folder per run; ``--scheduled`` names the job it runs for)."""
     mode = ["--speed", f"{speed:g}"] if speed else ["--fast"]
     report = ["--report", report_root] if report_root else []
+    scheduled = ["--scheduled", job] if job else []
     command = [sys.executable, "-m", "cli.main", "drill", "run", storm, *mode]
-    return [*command, "--seed", str(seed), *report, "--json"]
+    return [*command, "--seed", str(seed), *report, "--json", *scheduled]
 
 
 async def run_scheduled_drill(
-    storm: str, speed: float | None = None, seed: int = 0, report_root: str = "drills"
+    storm: str,
+    speed: float | None = None,
+    seed: int = 0,
+    report_root: str = "drills",
+    job: str | None = None,
+    scheduled_by: str = "",
 ) -> dict[str, Any] | None:
     """The scheduled job: run the drill in a subprocess and log its summary.
+
+    ``scheduled_by`` is not passed on: the drill reads it back from the job (``job``), so a
+    command line cannot claim another account.
 
     Returns:
         The drill's ``--json`` object, or ``None`` when it failed (logged).
     """
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     directory = str(Path(report_root) / f"{stamp}-{Path(storm).stem}")
-    command = drill_command(storm, speed, seed, directory)
+    command = drill_command(storm, speed, seed, directory, job)
     log.info("scheduled drill %s starting: %s", storm, " ".join(command[3:]))
     process = await asyncio.create_subprocess_exec(
         *command, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE

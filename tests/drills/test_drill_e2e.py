@@ -24,6 +24,8 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from access.audit import entries
+from access.matrix import Role
 from config.kafka import client_options
 from config.settings import Settings
 from drills.agencies import load_profiles
@@ -32,7 +34,7 @@ from drills.desk import AGENCY_NAME
 from drills.mapping import map_timeline
 from drills.results import NONE, DrillResult
 from drills.runner import DrillOptions, result_of, run_fast, run_speed
-from drills.schedule import run_scheduled_drill
+from drills.schedule import add_drill, run_scheduled_drill
 from drills.timeline import Timeline, bundled_storms, load_timeline
 from plans.loader import load_plan
 from plans.model import CITYWIDE, ActiveWarning, Hazard, Level
@@ -40,7 +42,15 @@ from plans.rules import respond
 from store.db import create_engine, session_maker
 from store.models import ResponseRecord, TaskEventRecord, TaskRecord
 from tests.drills.conftest import event
-from tests.e2e.harness import env_for, eventually, prepare, run_tidegate, running_worker, tidegate
+from tests.e2e.harness import (
+    env_for,
+    eventually,
+    prepare,
+    run_tidegate,
+    running_worker,
+    tidegate,
+    token_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -128,9 +138,10 @@ async def test_the_biggest_storm_on_the_full_plan_via_the_cli(
     fast_settings: Settings, tmp_path: Path
 ) -> None:
     """In-Fa 2021 (3.6 storm days, ~500 tasks): one JSON object, a report, under 60 s."""
+    trainer = await token_of(fast_settings, Role.TRAINER)
     out = tidegate(
         fast_settings, "drill", "run", "in-fa", "--fast", "--json", "--seed", "5",
-        "--report", str(tmp_path / "report"),
+        "--report", str(tmp_path / "report"), token=trainer,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     data = json.loads(out.stdout)  # nothing but one JSON object on stdout
@@ -183,8 +194,9 @@ async def test_a_drill_beside_a_live_response_never_touches_live_traffic(
     try:
         async with running_worker(live):
             issued = await run_tidegate(
-                live, "alert", "issue", "--hazard", "rainstorm", "--level", "blue", "--wait", "30"
-            )
+                live, "alert", "issue", "--hazard", "rainstorm", "--level", "blue", "--wait", "30",
+                token=await token_of(live, Role.DUTY_OFFICER),
+            )  # fmt: skip
             assert issued.returncode == 0, issued.stderr
             warning = ActiveWarning(Hazard.RAINSTORM, Level.BLUE, (CITYWIDE,))
             due = len(respond([warning], load_plan(live.plan_path)).tasks)
@@ -328,9 +340,26 @@ async def test_the_scheduled_drill_job_runs_a_drill_and_writes_a_report(
             monkeypatch.setenv(key, value)
     monkeypatch.setenv("TIDEGATE_PLAN_PATH", str(small_plan_path))
     reports = tmp_path / "reports"
-    summary = await run_scheduled_drill("muifa", seed=6, report_root=str(reports))
+    await token_of(fast_settings, Role.TRAINER, name="trainer-wang")
+    job = await asyncio.to_thread(
+        add_drill, fast_settings, "muifa", "0 9 * * 1", seed=6, report_dir=reports,
+        scheduled_by="trainer-wang",
+    )  # fmt: skip
+    summary = await run_scheduled_drill(
+        "muifa", seed=6, report_root=str(reports), job=job.id, scheduled_by="trainer-wang"
+    )
     assert summary is not None and summary["storm"] == "2022-muifa"
     assert summary["tasks_dispatched"] > 0
     (folder,) = await asyncio.to_thread(lambda: list(reports.iterdir()))
     assert folder.name.endswith("-muifa")
     assert await asyncio.to_thread((folder / "report.html").exists)
+    # It ran as the trainer who scheduled it, and says so in the audit trail.
+    engine = create_engine(fast_settings.db_url)
+    try:
+        started = [e for e in await entries(session_maker(engine)) if e.action == "drill.started"]
+    finally:
+        await engine.dispose()
+    assert [(e.actor, e.role, e.target, e.detail["scheduled"]) for e in started] == [
+        ("trainer-wang", "trainer", "2022-muifa", job.id)
+    ]
+    assert started[0].source.startswith(f"scheduler {job.id} cli ")

@@ -8,13 +8,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
+from access.audit import entries
+from access.matrix import Role
+from cli.exit import ExitCode
 from cli.main import app
 from config.settings import Settings
 from drills import schedule
 from drills.schedule import DrillScheduler, add_drill, list_drills, remove_drill, sync_url
+from store.db import create_engine, session_maker
 from store.migrate import upgrade_async
+from tests.e2e.harness import token_of
 
 RUNS: list[str] = []
 
@@ -88,17 +93,46 @@ async def test_the_worker_scheduler_runs_jobs_added_by_another_process(
     assert RUNS == ["ran"]
 
 
-def test_schedule_cli(db_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_schedule_cli(db_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIDEGATE_DATABASE_URL", db_settings.database_url)
-    runner = CliRunner()
-    added = runner.invoke(app, ["drill", "schedule", "lekima", "--cron", "0 9 * * 1"])
+    monkeypatch.delenv("TIDEGATE_TOKEN", raising=False)
+    trainer = await token_of(db_settings, Role.TRAINER, name="trainer-li")
+    observer = await token_of(db_settings, Role.OBSERVER)
+
+    def invoke(*args: str, token: str | None = trainer) -> Result:
+        env = {"TIDEGATE_TOKEN": token} if token else {}
+        return CliRunner().invoke(app, ["drill", "schedule", *args], env=env)
+
+    async def cli(*args: str, token: str | None = trainer) -> Result:
+        # The CLI runs its own event loop: in a thread of its own, as from a terminal.
+        return await asyncio.to_thread(invoke, *args, token=token)
+
+    added = await cli("lekima", "--cron", "0 9 * * 1")
     assert added.exit_code == 0, added.output
     job_id = added.stdout.split()[1].rstrip(":")
-    listed = runner.invoke(app, ["drill", "schedule", "--list"])
+    listed = await cli("--list", token=None)  # reading needs no token
     assert job_id in listed.stdout and "drill run lekima --fast" in listed.stdout
-    assert runner.invoke(app, ["drill", "schedule", "--remove", job_id]).exit_code == 0
-    assert runner.invoke(app, ["drill", "schedule", "--remove", job_id]).exit_code == 1
-    assert "No scheduled drills." in runner.invoke(app, ["drill", "schedule", "--list"]).stdout
-    bad = runner.invoke(app, ["drill", "schedule", "katrina", "--cron", "0 9 * * 1"])
+    assert "(by trainer-li)" in listed.stdout
+    refused = await cli("lekima", "--cron", "0 9 * * 2", token=observer)
+    assert refused.exit_code == ExitCode.FORBIDDEN and "may not drill.run" in refused.output
+    assert (await cli("--remove", job_id, token=None)).exit_code == ExitCode.FORBIDDEN
+    assert (await cli("--remove", job_id)).exit_code == 0
+    assert (await cli("--remove", job_id)).exit_code == 1
+    assert "No scheduled drills." in (await cli("--list")).stdout
+    bad = await cli("katrina", "--cron", "0 9 * * 1")
     assert bad.exit_code == 1 and "nothing matches" in bad.output
-    assert runner.invoke(app, ["drill", "schedule", "lekima"]).exit_code == 2
+    assert (await cli("lekima")).exit_code == 2
+
+    engine = create_engine(db_settings.db_url)
+    try:
+        rows = await entries(session_maker(engine))
+    finally:
+        await engine.dispose()
+    trail = [(e.actor, e.action, e.target, e.outcome) for e in rows]
+    mine = [row for row in trail if row[1].startswith(("drill.", "refused"))]
+    assert mine == [
+        ("trainer-li", "drill.scheduled", "2019-lekima", "ok"),
+        (mine[1][0], "refused", "tidegate drill schedule", "refused"),
+        ("trainer-li", "drill.unscheduled", job_id, "ok"),
+    ]
+    assert mine[1][0].startswith("observer-")

@@ -1,25 +1,35 @@
-"""Helpers for end-to-end tests: a real worker in-process, the real CLI in a subprocess."""
+"""Helpers for end-to-end tests: a real worker in-process, the real CLI in a subprocess, and
+the one place tests get credentials (:func:`token_of`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
 import worker
+from access import accounts
+from access.audit import Actor
+from access.matrix import Role
 from config.kafka import client_options
 from config.settings import ROOT, Settings
 from plans.loader import load_plan
 from runtime.ops import ensure_topics, standard_topics
+from store.db import create_engine, session_maker
 from store.migrate import upgrade_async
+
+DEV_TOKEN: str = Settings.model_fields["api_token"].default
+"""The development token: a duty officer, honoured with this machine's services only."""
 
 
 def env_for(settings: Settings) -> dict[str, str]:
@@ -39,11 +49,45 @@ def env_for(settings: Settings) -> dict[str, str]:
     return env
 
 
-def tidegate(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real ``tidegate`` entry point against the test services."""
+async def token_of(
+    settings: Settings,
+    role: Role,
+    *,
+    agency: str | None = None,
+    district: str | None = None,
+    name: str | None = None,
+) -> str:
+    """An API token of a new account with ``role`` (bound to ``agency`` or ``district``) in
+    the test's database, as an admin would create it: the one place e2e tests get credentials
+    for ``tidegate ... --token`` and ``Authorization: Bearer``."""
+    plan = load_plan(settings.plan_path)
+    catalogue = accounts.Catalogue(
+        frozenset(a.id for a in plan.agencies), frozenset(d.id for d in plan.districts)
+    )
+    name = name or f"{role.value}-{agency or district or 'city'}-{uuid.uuid4().hex[:6]}"
+    admin = Actor("test", "operator")
+    engine = create_engine(settings.db_url)
+    try:
+        sessions = session_maker(engine)
+        await accounts.add_account(
+            sessions, name, role, catalogue=catalogue, actor=admin, source="test",
+            agency=agency, district=district,
+        )  # fmt: skip
+        token, _ = await accounts.create_token(sessions, name, actor=admin, source="test")
+        return token
+    finally:
+        await engine.dispose()
+
+
+def tidegate(
+    settings: Settings, *args: str, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``tidegate`` entry point against the test services, with ``token`` as
+    ``TIDEGATE_TOKEN`` (:func:`token_of`, or :data:`DEV_TOKEN`)."""
+    env = env_for(settings) | ({"TIDEGATE_TOKEN": token} if token is not None else {})
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
-        env=env_for(settings),
+        env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -52,13 +96,15 @@ def tidegate(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-async def run_tidegate(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+async def run_tidegate(
+    settings: Settings, *args: str, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """:func:`tidegate` in a thread, for tests whose worker runs in this event loop.
 
     ``alert issue`` waits for the response's decision and ``status`` asks the workflows: run
     in the loop's own thread, they would wait for a worker they keep from running.
     """
-    return await asyncio.to_thread(tidegate, settings, *args)
+    return await asyncio.to_thread(functools.partial(tidegate, settings, *args, token=token))
 
 
 async def prepare(settings: Settings) -> None:

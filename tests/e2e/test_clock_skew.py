@@ -20,11 +20,12 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from access.matrix import Role
 from alerts.intake import parse_alert
 from config.settings import Settings
 from devstack._proc import free_ports
 from store.models import ResponseRecord
-from tests.e2e.harness import eventually, prepare, running_worker, tidegate
+from tests.e2e.harness import eventually, prepare, running_worker, tidegate, token_of
 from tests.e2e.intake import (
     PLAN,
     SHANGHAI,
@@ -77,7 +78,8 @@ async def test_every_channel_refuses_a_sent_far_in_the_future(
         assert dead.value == kafka_body
         assert headers(dead)["reason"].startswith(REFUSED)
 
-        imported = tidegate(s, "alert", "import", str(cap_file))
+        duty = await token_of(s, Role.DUTY_OFFICER)
+        imported = tidegate(s, "alert", "import", str(cap_file), token=duty)
         assert imported.returncode == 1
         assert f"REJECT {cap_file}: {REFUSED}" in imported.stderr
         assert f"{WHY} (" in imported.stderr

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from access.matrix import Role
 from alerts.consumer import AlertConsumer
 from cli.exit import ExitCode
 from config.settings import Settings
@@ -23,7 +24,14 @@ from devstack._proc import free_ports
 from plans.loader import load_plan
 from runtime.services import connect_temporal, start_producer
 from store.db import create_engine, session_maker
-from tests.e2e.harness import eventually, prepare, run_tidegate, running_worker, tidegate
+from tests.e2e.harness import (
+    eventually,
+    prepare,
+    run_tidegate,
+    running_worker,
+    tidegate,
+    token_of,
+)
 from tests.e2e.intake import ago, json_alert, produce, read
 from tests.e2e.test_intake_http import AUTH, JSON, TOKEN, running_api
 
@@ -49,8 +57,9 @@ async def _shown(s: Settings, alert_id: str, decision: str) -> dict[str, Any] | 
 async def test_the_cli_says_what_the_response_decided(e2e_settings: Settings) -> None:
     s = e2e_settings
     await prepare(s)
+    duty = await token_of(s, Role.DUTY_OFFICER)
     # No worker: the warning is queued (durable), but nobody decides it in time.
-    queued = await run_tidegate(s, *ISSUE, "--id", "cli-d-1", "--wait", "1", "--json")
+    queued = await run_tidegate(s, *ISSUE, "--id", "cli-d-1", "--wait", "1", "--json", token=duty)
     assert queued.returncode == ExitCode.PENDING, queued.stderr
     body = _json(queued)
     assert (body["id"], body["decision"], body["workflow_id"]) == (
@@ -66,31 +75,31 @@ async def test_the_cli_says_what_the_response_decided(e2e_settings: Settings) ->
         # The worker takes the queued warning up: it was never lost.
         assert await eventually(lambda: _shown(s, "cli-d-1", "apply"))
 
-        again = await run_tidegate(s, *ISSUE, "--id", "cli-d-1")
+        again = await run_tidegate(s, *ISSUE, "--id", "cli-d-1", token=duty)
         assert again.returncode == ExitCode.DUPLICATE, again.stdout + again.stderr
         assert again.stdout.startswith("duplicate alert cli-d-1: rainstorm blue fengxian -> ")
         assert "already received" in again.stdout
         # Every copy gets its own decision, the third as the second.
-        third = await run_tidegate(s, *ISSUE, "--id", "cli-d-1", "--json")
+        third = await run_tidegate(s, *ISSUE, "--id", "cli-d-1", "--json", token=duty)
         assert third.returncode == ExitCode.DUPLICATE, third.stderr
         assert _json(third)["decision"] == "duplicate"
 
         held = await run_tidegate(s, "alert", "update", "no-such-id", "--hazard", "rainstorm",
-                        "--level", "orange", "--json")  # fmt: skip
+                        "--level", "orange", "--json", token=duty)  # fmt: skip
         assert held.returncode == ExitCode.HELD, held.stdout + held.stderr
         assert _json(held)["decision"] == "held"
         assert "waiting for no-such-id" in _json(held)["reason"]
 
         update = await run_tidegate(s, "alert", "update", "cli-d-1", "--hazard", "rainstorm",
-                          "--level", "yellow", "--area", "奉贤区")  # fmt: skip
+                          "--level", "yellow", "--area", "奉贤区", token=duty)  # fmt: skip
         assert update.returncode == ExitCode.OK, update.stdout + update.stderr
         assert update.stdout.startswith("applied update ")
         assert "in warning cli-d-1" in update.stdout
-        cancel = await run_tidegate(s, "alert", "cancel", "cli-d-1", "--json")
+        cancel = await run_tidegate(s, "alert", "cancel", "cli-d-1", "--json", token=duty)
         assert cancel.returncode == ExitCode.OK, cancel.stdout + cancel.stderr
         cancel_id = _json(cancel)["id"]
         stale = await run_tidegate(s, "alert", "update", "cli-d-1", "--hazard", "rainstorm",
-                         "--level", "red")  # fmt: skip
+                         "--level", "red", token=duty)  # fmt: skip
         assert stale.returncode == ExitCode.STALE, stale.stdout + stale.stderr
         assert "was cancelled" in stale.stdout
 
@@ -106,7 +115,7 @@ async def test_the_cli_says_what_the_response_decided(e2e_settings: Settings) ->
         assert "since then: updated by " in text.stdout, text.stdout
 
     dead = s.model_copy(update={"temporal_address": f"127.0.0.1:{free_ports(1)[0]}"})
-    unsent = tidegate(dead, *ISSUE, "--json")
+    unsent = tidegate(dead, *ISSUE, "--json", token=duty)
     assert unsent.returncode == ExitCode.UNREACHABLE
     assert "NOT sent" in unsent.stderr
     assert _json(unsent)["decision"] == "unreachable"

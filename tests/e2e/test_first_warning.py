@@ -14,7 +14,14 @@ from config.settings import Settings
 from plans.loader import load_plan
 from plans.model import CITYWIDE, ActiveWarning, Hazard, Level
 from plans.rules import respond
-from tests.e2e.harness import collect, eventually, prepare, run_tidegate, running_worker
+from tests.e2e.harness import (
+    DEV_TOKEN,
+    collect,
+    eventually,
+    prepare,
+    run_tidegate,
+    running_worker,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +42,7 @@ async def test_blue_rainstorm_dispatches_drainage_and_sanitation_tasks(
             "blue",
             "--area",
             "citywide",
+            token=DEV_TOKEN,  # as the README's first warning: the development token
         )
         assert issued.returncode == 0, issued.stderr
         assert issued.stdout.startswith("applied alert "), issued.stdout

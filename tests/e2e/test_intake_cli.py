@@ -12,12 +12,21 @@ from pathlib import Path
 
 import pytest
 
+from access.matrix import Role
 from cli.exit import ExitCode
 from config.settings import Settings
 from plans.model import CITYWIDE
 from store.models import WarningRecord
 from tests.alerts.factories import SAMPLES
-from tests.e2e.harness import eventually, prepare, run_tidegate, running_worker, tidegate
+from tests.e2e.harness import (
+    DEV_TOKEN,
+    eventually,
+    prepare,
+    run_tidegate,
+    running_worker,
+    tidegate,
+    token_of,
+)
 from tests.e2e.intake import ago, rejections, warnings
 
 pytestmark = pytest.mark.e2e
@@ -39,24 +48,26 @@ async def test_import_issue_and_refusals_on_the_command_line(
     s = e2e_settings
     await prepare(s)
     sample = _fresh_cap_sample(tmp_path)
+    duty = await token_of(s, Role.DUTY_OFFICER)
     async with running_worker(s):
-        imported = await run_tidegate(s, "alert", "import", str(sample))
+        imported = await run_tidegate(s, "alert", "import", str(sample), token=duty)
         assert imported.returncode == 0, imported.stderr
         assert imported.stdout.startswith(
             "applied alert cli-cap-import-1: rainstorm blue minhang,pudong,songjiang -> response-"
         )
         river = await run_tidegate(
             s, "alert", "issue", "--hazard", "tide", "--level", "blue", "--area", "黄浦江",
-            "--id", "cli-river-1",
+            "--id", "cli-river-1", token=duty,
         )  # fmt: skip
         assert river.returncode == 0, river.stderr
 
         refused = await run_tidegate(
-            s, "alert", "issue", "--hazard", "rainstorm", "--level", "blue", "--area", "火星"
-        )
+            s, "alert", "issue", "--hazard", "rainstorm", "--level", "blue", "--area", "火星",
+            token=duty,
+        )  # fmt: skip
         assert refused.returncode == 1
         assert "REJECT areas: unknown area '火星'" in refused.stderr
-        unknown = await run_tidegate(s, "alert", "cancel", "never-issued")
+        unknown = await run_tidegate(s, "alert", "cancel", "never-issued", token=duty)
         assert unknown.returncode == 1
         assert "no warning 'never-issued' has been received" in unknown.stderr
 
@@ -89,12 +100,13 @@ def test_a_refusal_is_still_printed_when_the_database_is_unreachable(settings: S
     dead = settings.model_copy(
         update={"database_url": "postgresql+asyncpg://tidegate:x@127.0.0.1:9/none"}
     )
-    out = tidegate(dead, "alert", "issue", "--hazard", "flood", "--level", "pink")
+    # The development token needs no database: it is honoured with this machine's services.
+    out = tidegate(dead, "alert", "issue", "--hazard", "flood", "--level", "pink", token=DEV_TOKEN)
     assert out.returncode == 1
     assert "REJECT level:" in out.stderr
     assert "rejection not recorded" in out.stderr
     assert "Traceback" not in out.stderr
-    cancel = tidegate(dead, "alert", "cancel", "SH-1")
+    cancel = tidegate(dead, "alert", "cancel", "SH-1", token=DEV_TOKEN)
     assert cancel.returncode == ExitCode.UNREACHABLE
     assert "ERROR cannot look up 'SH-1'" in cancel.stderr
     assert "Traceback" not in cancel.stderr

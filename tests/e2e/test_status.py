@@ -16,8 +16,6 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from access import accounts
-from access.audit import Actor
 from access.matrix import Role
 from cli.exit import ExitCode
 from config.settings import Settings
@@ -27,7 +25,7 @@ from plans.model import Hazard, Level
 from plans.warning import Alert, Kind, Status
 from store.db import create_engine, session_maker
 from store.queries import task as task_row
-from tests.e2e.harness import eventually, prepare, run_tidegate, running_worker
+from tests.e2e.harness import eventually, prepare, run_tidegate, running_worker, token_of
 from workflows.starters import submit
 
 pytestmark = pytest.mark.e2e
@@ -59,8 +57,10 @@ async def test_status_shows_what_a_duty_officer_needs(
     workflow_id = f"response-{s.region}"
     async with running_worker(s):
         await submit(client, s.task_queue, s.region, PLAN, _flood("status-1"), time_scale=SCALE)
+        duty = await token_of(s, Role.DUTY_OFFICER)
         held = await run_tidegate(s, "alert", "update", "not-yet", "--hazard", "flood",
-                                  "--level", "yellow", "--area", "pudong", "--json")  # fmt: skip
+                                  "--level", "yellow", "--area", "pudong", "--json",
+                                  token=duty)  # fmt: skip
         assert held.returncode == ExitCode.HELD, held.stdout + held.stderr
         held_id = json.loads(held.stdout)["id"]
 
@@ -176,20 +176,11 @@ async def desk_token(settings: Settings, task_id: str) -> str:
     """A token of an agency desk of the task's agency (``tidegate agency`` needs one)."""
     engine = create_engine(settings.db_url)
     try:
-        sessions = session_maker(engine)
-        async with sessions() as session:
+        async with session_maker(engine)() as session:
             row = await task_row(session, task_id)
-        assert row is not None
-        plan = load_plan(settings.plan_path)
-        catalogue = accounts.Catalogue(
-            frozenset(a.id for a in plan.agencies), frozenset(d.id for d in plan.districts)
-        )
-        name, actor = f"desk-of-{row.agency}", Actor("test", "operator")
-        await accounts.add_account(
-            sessions, name, Role.AGENCY_DESK, catalogue=catalogue, actor=actor, source="test",
-            agency=row.agency, password="a long enough password",
-        )  # fmt: skip
-        token, _ = await accounts.create_token(sessions, name, actor=actor, source="test")
-        return token
     finally:
         await engine.dispose()
+    assert row is not None
+    return await token_of(
+        settings, Role.AGENCY_DESK, agency=row.agency, name=f"desk-of-{row.agency}"
+    )
