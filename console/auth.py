@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 COOKIE = "tidegate_token"
 """Cookie holding the token the login form was given (``HttpOnly``, ``SameSite=Strict``)."""
@@ -72,6 +72,27 @@ class Unauthenticated(Exception):
     def __init__(self, next_url: str) -> None:
         super().__init__(next_url)
         self.next_url = next_url
+
+
+class NotAllowed(Exception):
+    """The principal may not do this: pages say which role may, and how to get one; the API
+    answers 403."""
+
+    def __init__(self, principal: Principal, permission: Permission, agency: str | None = None):
+        super().__init__(f"{principal.name} may not {permission.value}")
+        self.principal = principal
+        self.permission = permission
+        self.agency = agency
+
+
+ROLE_FOR = {
+    Permission.VIEW_BOARD: "duty_officer",
+    Permission.ISSUE_WARNINGS: "duty_officer",
+    Permission.ANSWER_TASKS: "agency_desk",
+    Permission.RUN_DRILLS: "trainer",
+}
+"""The access-control role that grants each permission (``access.matrix``), for the hint a
+refused page gives."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +193,7 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise Unauthenticated(target)
         if not principal.may(permission):
-            raise HTTPException(403, f"{principal.name} may not {permission.value}")
+            raise NotAllowed(principal, permission)
         return principal
 
     return dependency

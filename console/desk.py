@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from alerts import wire
 from alerts.agency_events import deliver, parse_event
 from alerts.kafka import Refused
-from console.auth import Permission, Principal, require
+from console.auth import NotAllowed, Permission, Principal, require
 from console.situation import TaskLine, escalation_steps, task_line
 from console.web import ConsoleServices, render, services
 from plans.lifecycle import OPEN_STATES, UNANSWERED_STATES
@@ -159,7 +159,7 @@ async def answer(
     if row is None or row.drill:
         return result(404, "refused", None, None, f"no task {task_id!r}")
     if not principal.may_answer_for(row.agency):
-        raise HTTPException(403, f"{principal.name} may not answer {row.agency}'s tasks")
+        raise NotAllowed(principal, Permission.ANSWER_TASKS, row.agency)
     if expected and expected != row.state:
         return result(
             409,
@@ -242,7 +242,7 @@ async def desk(request: Request, agency: str, principal: Answerer) -> HTMLRespon
     if agency not in {a.id for a in svc.plan.agencies}:
         raise HTTPException(404, f"no agency {agency!r} in the plan")
     if not principal.may_answer_for(agency):
-        raise HTTPException(403, f"{principal.name} may not see {agency}'s tasks")
+        raise NotAllowed(principal, Permission.ANSWER_TASKS, agency)
     live = request.query_params.get("part") == "live"
     tasks, closed = await desk_tasks(svc, agency)
     message = {k: request.query_params.get(k, "") for k in ("ok", "conflict", "task")}

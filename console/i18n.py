@@ -275,6 +275,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "err.title": ("出错了", "Something went wrong"),
     "err.not_found": ("找不到", "Not found"),
     "err.forbidden": ("无权限", "Not allowed"),
+    "err.needs": ("此页面需要权限", "this page needs the permission"),
+    "err.how": (
+        "请用具备该权限的账号登录。在服务器上创建账号（会打印一次性密码）：",
+        "Sign in with an account that has it; create one on the server (prints a password once):",
+    ),
+    "err.then": ("然后", "Then"),
     "err.unreachable": ("服务不可用", "Service unreachable"),
     "back": ("返回", "Back"),
 }

@@ -30,7 +30,7 @@ from store.models import (
     TaskEventRecord,
     TaskRecord,
 )
-from store.queries import overview, warnings_by_id
+from store.queries import warnings_by_id
 from workflows.response import ResponseWorkflow
 from workflows.starters import response_workflow_id
 from workflows.types import ResponseStatus
@@ -219,8 +219,19 @@ async def gather(
     ``client`` ``None`` skips asking the workflows (warnings in force are then unknown).
     """
     async with sessions() as session:
-        rows = await overview(session, drill=False)
-        boards = [await _board(session, row.response, row.tasks, now) for row in rows]
+        responses = await session.scalars(
+            select(ResponseRecord)
+            .where(ResponseRecord.status != "closed", ResponseRecord.drill.is_(False))
+            .order_by(ResponseRecord.started_at.desc())
+        )
+        boards = []
+        for response in responses.all():
+            tasks = await session.execute(
+                select(*TASK_COLUMNS)  # plain rows: no ORM objects for thousands of tasks
+                .where(TaskRecord.response_id == response.id)
+                .order_by(TaskRecord.agency, TaskRecord.area, TaskRecord.id)
+            )
+            boards.append(await _board(session, response, tasks.all(), now))
         timeline = await _timeline(session, now - WINDOW)
         refused = await _refused(session, now - WINDOW, refused_limit)
     if client is not None:
@@ -246,8 +257,24 @@ async def _board(
     )
 
 
-def task_line(task: TaskRecord, step: Step | None, now: datetime) -> TaskLine:
-    """A task row with its escalation stage and whether it is overdue at ``now``."""
+TASK_COLUMNS = (
+    TaskRecord.id,
+    TaskRecord.response_id,
+    TaskRecord.agency,
+    TaskRecord.action_id,
+    TaskRecord.area,
+    TaskRecord.asset,
+    TaskRecord.hazard,
+    TaskRecord.state,
+    TaskRecord.deadline_at,
+    TaskRecord.updated_at,
+)
+"""What the board reads of a task."""
+
+
+def task_line(task: Any, step: Step | None, now: datetime) -> TaskLine:
+    """A task (a row or a result row of :data:`TASK_COLUMNS`) with its escalation stage and
+    whether it is overdue at ``now``."""
     is_open = task.state in OPEN_STATES
     return TaskLine(
         id=task.id,

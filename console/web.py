@@ -205,7 +205,26 @@ def mount(
     if not any(getattr(route, "path", None) == "/login" for route in app.routes):
         _install_session_routes(app)  # the access-control gate brings its own otherwise
     app.add_exception_handler(auth.Unauthenticated, _unauthenticated)
+    app.add_exception_handler(auth.NotAllowed, _not_allowed)
     return svc
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, auth.NotAllowed)
+    if not wants_html(request):
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+    agency = exc.agency or (
+        exc.principal.agency if exc.permission is auth.Permission.ANSWER_TASKS else None
+    )
+    return render(
+        request,
+        "forbidden.html",
+        403,
+        principal=exc.principal,
+        refused=exc,
+        role=auth.ROLE_FOR[exc.permission],
+        agency=agency or request.path_params.get("agency") or "drainage",
+    )
 
 
 async def _unauthenticated(request: Request, exc: Exception) -> Response:

@@ -317,6 +317,10 @@ def cmd_run(
                 stack.callback(_stop_foreground, command, popen)
                 running.append((command, popen))
             if _all_answer(running):
+                for command in commands:
+                    if command.ready_url and command.ready_url.endswith("/openapi.json"):
+                        console = command.ready_url.removesuffix("openapi.json")
+                        say(f"console: open {console} (board, warnings, agency desks, drills)")
                 say("all up; press Ctrl-C to stop everything")
                 code = _supervise(running)
             else:

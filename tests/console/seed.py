@@ -36,6 +36,7 @@ async def seed_response(
     level: Level = Level.YELLOW,
     areas: tuple[str, ...] = ("citywide",),
     copies: int = 1,
+    hazards: tuple[Hazard, ...] = (Hazard.RAINSTORM,),
     now: datetime | None = None,
 ) -> Seeded:
     """A live response with one applied warning, its levels and its tasks (``copies`` times
@@ -43,8 +44,7 @@ async def seed_response(
     one held and one stale message, and one refused payload."""
     at = now or datetime.now(UTC)
     response_id = f"response-{region}-seed{at.strftime('%H%M%S%f')}"
-    warning = ActiveWarning(Hazard.RAINSTORM, level, areas)
-    response = respond([warning], plan)
+    response = respond([ActiveWarning(hazard, level, areas) for hazard in hazards], plan)
     async with sessions.begin() as session:
         await records.save_response(session, response_id, region, False, plan, at)
         await _warning(session, response_id, "seed-1", "apply", "", at, areas, level)

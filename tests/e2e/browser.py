@@ -80,16 +80,17 @@ async def _launch(playwright: Playwright) -> Browser:
 async def context(
     browser: Browser,
     base_url: str,
-    token: str,
+    token: str | None,
     *,
     viewport: dict[str, int] = DESKTOP,
     lang: str = "zh",
 ) -> BrowserContext:
-    """A fresh profile that sends ``token`` with every request, in ``lang``."""
+    """A fresh profile that sends ``token`` with every request (``None``: signs in with a
+    session instead), in ``lang``."""
     made = await browser.new_context(
         base_url=base_url,
         viewport=viewport,  # type: ignore[arg-type]
-        extra_http_headers={"Authorization": f"Bearer {token}"},
+        extra_http_headers={"Authorization": f"Bearer {token}"} if token else {},
         locale="zh-CN" if lang == "zh" else "en-US",
     )
     made.set_default_timeout(WAIT_MS)
@@ -107,8 +108,8 @@ async def shot(page: Page, name: str) -> Path:
 
 async def account_token(
     settings: Settings, name: str, role: Role, agency: str | None = None
-) -> str:
-    """An account of ``role`` (bound to ``agency``) and an API token for it."""
+) -> tuple[str, str]:
+    """An account of ``role`` (bound to ``agency``): an API token for it, and its password."""
     plan = load_plan(settings.plan_path)
     catalogue = accounts.Catalogue(
         frozenset(a.id for a in plan.agencies), frozenset(d.id for d in plan.districts)
@@ -125,7 +126,7 @@ async def account_token(
         token, _ = await accounts.create_token(sessions, name, actor=actor, source="e2e")
     finally:
         await engine.dispose()
-    return token
+    return token, password or ""
 
 
 @contextlib.asynccontextmanager

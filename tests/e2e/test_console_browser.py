@@ -67,7 +67,9 @@ async def test_issue_from_the_form_watch_the_board_answer_from_the_desk(
 ) -> None:
     s = console_settings
     await prepare(s)
-    desk_token = await account_token(s, "drainage-desk", Role.AGENCY_DESK, agency="drainage")
+    desk_token, desk_password = await account_token(
+        s, "drainage-desk", Role.AGENCY_DESK, agency="drainage"
+    )
     async with running_worker(s), running_console(s) as base, chromium() as browser:
         officer = await context(browser, base, s.api_token)
         board = await officer.new_page()
@@ -112,11 +114,17 @@ async def test_issue_from_the_form_watch_the_board_answer_from_the_desk(
         # An agency desk acknowledges, then completes; the board's counts move.
         desk_ctx = await context(browser, base, desk_token)
         desk = await desk_ctx.new_page()
+        await desk.goto("/")  # an agency desk sees its own tasks only: the page says why
+        await expect(desk.locator("#forbidden")).to_contain_text("duty_officer")
+        await desk.goto("/agency/sanitation")
+        await expect(desk.locator("#forbidden")).to_contain_text("--agency sanitation")
         await desk.goto("/agency/drainage")
         card = desk.locator("#desk-tasks > li").first
         task_id = await card.get_attribute("data-task")
         assert task_id
-        stale = await desk_ctx.new_page()  # the same desk, left open: it will be stale
+        # The same desk open elsewhere, cut off from live updates: it will go stale.
+        stale = await desk_ctx.new_page()
+        await stale.route("**/events", lambda route: route.abort())
         await stale.goto("/agency/drainage")
         await card.locator("button.ack").click()
         await expect(desk.locator("#desk-message")).to_contain_text("acknowledged")
@@ -145,10 +153,16 @@ async def test_issue_from_the_form_watch_the_board_answer_from_the_desk(
         await shot(board, "board")
         await shot(desk, "agency-desk")
 
-        # The desk on a phone: readable, nothing wider than the screen, buttons in reach.
-        phone_ctx = await context(browser, base, desk_token, viewport=PHONE)
+        # The desk on a phone, signed in with name and password (a session cookie, CSRF
+        # tokens in the forms): readable, nothing wider than the screen, buttons in reach.
+        phone_ctx = await context(browser, base, None, viewport=PHONE)
         phone = await phone_ctx.new_page()
         await phone.goto("/agency/drainage")
+        await phone.fill("input[name=name]", "drainage-desk")
+        await phone.fill("input[name=password]", desk_password)
+        await phone.click("form[action='/login'] button")
+        await expect(phone.locator("#desk-tasks")).to_be_visible()
+        await expect(phone.locator("#live")).to_have_class("live ok")
         first = phone.locator("#desk-tasks > li").first
         await expect(first.locator("button.ack")).to_be_visible()
         assert await phone.evaluate(
@@ -157,6 +171,9 @@ async def test_issue_from_the_form_watch_the_board_answer_from_the_desk(
         box = await first.locator("button.ack").bounding_box()
         assert box is not None and box["height"] >= 40  # a finger-sized target
         await shot(phone, "agency-desk-phone")
+        progressing = phone.locator("#desk-tasks > li").first
+        await progressing.locator("button.progress").click()
+        await expect(phone.locator("#desk-message")).to_contain_text("in_progress")
 
         # The language switch: one click each way, every label follows.
         await board.click("#lang-switch")
@@ -225,7 +242,7 @@ async def test_start_a_drill_from_the_page_and_open_its_report(
 ) -> None:
     s = console_settings
     await prepare(s)
-    trainer = await account_token(s, "trainer", Role.TRAINER)
+    trainer, _ = await account_token(s, "trainer", Role.TRAINER)
     async with running_worker(s), running_console(s) as base, chromium() as browser:
         ctx = await context(browser, base, trainer)
         page = await ctx.new_page()
