@@ -205,12 +205,17 @@ class RecordActivities:
 
     @activity.defn
     async def record_hq_decision(self, inp: RecordHqDecisionInput) -> None:
-        """Log an HQ decision and its outcome once (in the response's audit log)."""
+        """Log an HQ decision and its outcome once (in the response's audit log).
+
+        Keyed, as warnings are, by the outcome and the time it was taken as well: a re-send of
+        the id gets a ``duplicate`` entry of its own, which intake reads to tell the sender
+        (``alerts.hq``); a retried activity carries the same time and adds nothing.
+        """
         d = inp.decision
         async with self._sessions.begin() as session:
             await records.audit(
                 session,
-                f"{inp.response_id}:hq:{d.id}",
+                f"{inp.response_id}:hq:{d.id}:{inp.outcome}:{inp.at.isoformat()}",
                 inp.response_id,
                 "hq_decision",
                 inp.at,

@@ -46,6 +46,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError, core_schema
 
 from alerts import fields
 from alerts.errors import AlertRejected
+from plans.hq import HqKind
 from plans.model import Audience, EscalationKind, Hazard, Recipient, ResponseLevel
 from plans.warning import MAX_CLOCK_SKEW, Kind, Route, Status
 
@@ -113,6 +114,9 @@ class AnyCase:
     the OpenAPI document as it is.
     """
 
+    upper: bool = False
+    """The enum's values are upper case (``IV``), not lower case (``alert``)."""
+
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
@@ -123,7 +127,7 @@ class AnyCase:
                 raise _not_a_string()
             text = value.strip()
             try:
-                return source(text.lower())
+                return source(text.upper() if self.upper else text.lower())
             except ValueError:
                 raise _refuse(f"{text[:40]!r} is not one of {', '.join(values)}") from None
 
@@ -562,12 +566,20 @@ def alert_problem(error: ValidationError, data: object) -> tuple[str | None, str
     One problem is reported, in this order: not an object, a ``raw`` key, unknown keys, the
     first missing field, then the first field (in the order above) that is wrong.
     """
+    if isinstance(data, dict) and "raw" in data:
+        return "raw", "is filled in by tidegate and must not be sent"
+    return document_problem(AlertDocument, error, data)
+
+
+def document_problem(
+    model: type[Inbound], error: ValidationError, data: object
+) -> tuple[str | None, str]:
+    """Why ``model`` refused ``data``, as ``(field, reason)``: not an object, unknown keys, the
+    first missing field, then the first field (in the model's order) that is wrong."""
     if not isinstance(data, dict):
         return None, f"expected a JSON object, got {type(data).__name__}"
     # From the keys, not the errors: pydantic stops at a key it cannot read (a lone surrogate).
-    unknown = sorted(str(key) for key in data if key not in AlertDocument.model_fields)
-    if "raw" in unknown:
-        return "raw", "is filled in by tidegate and must not be sent"
+    unknown = sorted(str(key) for key in data if key not in model.model_fields)
     if unknown:
         return unknown[0], f"unknown field(s) {', '.join(map(repr, unknown))}"
     errors = error.errors()
@@ -593,6 +605,90 @@ def _problem(error: ErrorDetails, data: dict[str, Any]) -> tuple[str | None, str
 
 def _type(value: object) -> str:
     return "null" if value is None else type(value).__name__
+
+
+MAX_DECISION_BYTES = 64 * 1024
+"""An HQ decision is at most this many bytes."""
+HQ_REASON = dataclasses.replace(
+    fields.TEXT, max_chars=2000, too_long="{n} characters, over {limit}"
+)
+"""Why the HQ decided: a few sentences; newlines and tabs allowed, other controls not."""
+
+
+class HqDecisionDocument(Inbound):
+    """A decision of the flood-control headquarters (``docs/plans.md``, "HQ decisions"):
+    ``POST /hq/decisions``, and ``tidegate.hq.decisions`` keyed by its id. Strings are
+    stripped of surrounding whitespace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: _Id
+    """Unique decision id, with a warning id's rules (no spaces, commas, ``<``, ``&`` or
+    control characters). The same id (or the same content under another id) again is a
+    ``duplicate``; a withdraw names a declaration by it."""
+    kind: Annotated[HqKind, AnyCase()]
+    """``start``, ``raise``, ``lower``, ``hold`` or ``end`` for the areas named, or
+    ``withdraw`` (takes back the declaration named in ``references``). Any case."""
+    level: Annotated[ResponseLevel, AnyCase(upper=True)] | None = None
+    """The declared response level, ``IV``, ``III``, ``II`` or ``I`` (any case): required for
+    start, raise, lower and hold; absent or ``null`` for end and withdraw."""
+    areas: list[_Term] = []
+    """``citywide`` or districts, named as in a warning (中文 or English, ids, GB/T 2260
+    codes, groups such as ``coastal``; one string may name several). Required, except for a
+    withdraw, which names none."""
+    hazards: list[_Term] = []
+    """Hazard terms (``typhoon``, ``暴雨``, ``tide`` ...) the response is for when no signal is
+    up yet: they count as in force in the areas at the colour of the declared level, so their
+    tasks are dispatched. Not for a withdraw."""
+    reason: Annotated[str, Checked(HQ_REASON, strip=True)] = ""
+    """Why the HQ decided so (recorded with the decision): required, except for a withdraw.
+    Newlines and tabs allowed."""
+    references: list[_Id] = []
+    """For a withdraw, exactly one id: the declaration it takes back (one in force, as
+    ``GET /hq/decisions`` lists them). Empty otherwise."""
+    decided_by: Annotated[str, Checked(_SENDER, strip=True)] | None = None
+    """Who decided (a person, or the HQ): one line. Absent: over HTTP the account that sends
+    it; on Kafka ``hq``, the HQ system's Kafka user."""
+    sent: Annotated[datetime, IsoTime()] | None = Field(
+        default=None,
+        description="When it was decided: ISO 8601 with a timezone offset, at most "
+        f"{MAX_CLOCK_SKEW.total_seconds() / 60:.0f} minutes ahead of tidegate's clock. For an "
+        "area, the latest declaration naming it is in force. Absent: when tidegate received it.",
+    )
+
+    example: ClassVar[dict[str, Any]] = {
+        "id": "SH-HQ-2021-0726-01",
+        "kind": "lower",
+        "level": "III",
+        "areas": ["citywide"],
+        "hazards": [],
+        "reason": "台风“烟花”已减弱，市防汛指挥部将防汛防台应急响应调整为Ⅲ级",
+        "references": [],
+        "decided_by": "上海市防汛指挥部",
+        "sent": "2021-07-26T11:00:00+08:00",
+    }
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        """What :func:`plans.hq.problem` cannot see once the areas are resolved: a withdraw
+        carries nothing but its reference (and why), a declaration says why."""
+        if self.kind is HqKind.WITHDRAW:
+            extra = [name for name in ("level", "areas", "hazards") if getattr(self, name)]
+            if extra:
+                raise _refuse(
+                    "a withdraw names only the declaration it takes back (references)", extra[0]
+                )
+        elif not self.reason:
+            raise _refuse(f"a {self.kind} must say why the HQ decided so", "reason")
+        if self.kind is not HqKind.WITHDRAW and self.references:
+            raise _refuse("only a withdraw references another decision", "references")
+        self.references = list(dict.fromkeys(self.references))
+        return self
+
+
+def decision_problem(error: ValidationError, data: object) -> tuple[str | None, str]:
+    """Why :class:`HqDecisionDocument` refused ``data``, as ``(field, reason)``."""
+    return document_problem(HqDecisionDocument, error, data)
 
 
 AnswerKind = Literal["acknowledge", "progress", "complete", "decline"]

@@ -38,6 +38,7 @@ DOCS: dict[str, tuple[type[BaseModel], ...]] = {
         wire.NoticeMessage,
         wire.DecisionRecord,
         wire.AgencyAnswer,
+        wire.HqDecisionDocument,
     ),
     "docs/alerts.md": (wire.AlertDocument,),
 }

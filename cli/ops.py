@@ -11,7 +11,14 @@ from config.errors import ConfigError
 from config.kafka import describe
 from config.settings import load_settings
 from plans.loader import load_plan
-from runtime.ops import OpsError, agency_user, ensure_access, ensure_topics, standard_topics
+from runtime.ops import (
+    HQ_USER,
+    OpsError,
+    agency_user,
+    ensure_access,
+    ensure_topics,
+    standard_topics,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +39,8 @@ def topics(
     acls: bool = typer.Option(
         True,
         "--acls/--no-acls",
-        help="Also give each agency's Kafka user (agency-<id>) its rights (SASL only).",
+        help="Also give each agency's Kafka user (agency-<id>) and the HQ's (hq) their rights "
+        "(SASL only).",
     ),
     worker_user: str = typer.Option(
         "",
@@ -59,6 +67,7 @@ def topics(
             asyncio.run(ensure_access(settings, agencies, worker_user=worker_user or None))
             users = ", ".join(agency_user(a) for a in agencies)
             typer.echo(f"ACLs present for {len(agencies)} agency users: {users}")
+            typer.echo(f"ACLs present for the HQ's user {HQ_USER} (writes its decisions)")
             if worker_user:
                 typer.echo(f"ACLs present for the worker's user {worker_user}")
     except (ConfigError, OpsError) as exc:

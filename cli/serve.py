@@ -32,6 +32,8 @@ from access.oidc import OidcConfig, OidcLogin
 from access.web import access_router
 from alerts.agency_http import agency_router
 from alerts.apidocs import offline_docs
+from alerts.hq import HqServices
+from alerts.hq_http import hq_router
 from alerts.http import create_app
 from alerts.services import IntakeServices
 from config.errors import ConfigError
@@ -95,6 +97,15 @@ def build_app(
             return AnswerRoute(client, sessions, settings.task_queue, False)
 
     app.include_router(agency_router(gate, answers))
+    hq = HqServices(
+        client,
+        sessions,
+        plan,
+        settings.task_queue,
+        settings.region,
+        settings.decision_wait_seconds,
+    )
+    app.include_router(hq_router(gate, hq, read_timeout=settings.http_read_timeout_seconds))
     app.include_router(access_router(gate, build_oidc(settings, sessions)))
     offline_docs(app)
     console.mount(

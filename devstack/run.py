@@ -53,6 +53,7 @@ from devstack.temporal import TemporalDevServer
 from plans.errors import PlanError
 from plans.loader import load_plan
 from runtime.ops import (
+    HQ_USER,
     OpsError,
     agency_user,
     ensure_access,
@@ -268,15 +269,16 @@ def start_services(
 
 
 def secure_agencies(settings: Settings, broker: KafkaBroker, agencies: Sequence[str]) -> None:
-    """A Kafka user per agency, with a password generated once, and its ACLs; say where the
-    passwords are."""
-    users = [agency_user(agency) for agency in agencies]
+    """A Kafka user per agency and one for the HQ's system, each with a password generated
+    once, and their ACLs; say where the passwords are."""
+    users = [agency_user(agency) for agency in agencies] + [HQ_USER]
     passwords = broker.passwords(users)
     asyncio.run(ensure_access(settings, agencies, {user: passwords[user] for user in users}))
     say(
-        f"Kafka users (SASL/SCRAM-SHA-512): {broker.admin_user} (tidegate, super user) and "
-        f"agency-<id> per agency, e.g. {users[0] if users else 'agency-drainage'}; "
-        f"passwords in {broker.credentials_file} (docs/kafka-security.md)"
+        f"Kafka users (SASL/SCRAM-SHA-512): {broker.admin_user} (tidegate, super user), "
+        f"agency-<id> per agency, e.g. {users[0] if agencies else 'agency-drainage'}, and "
+        f"{HQ_USER} (the HQ's decisions); passwords in {broker.credentials_file} "
+        "(docs/kafka-security.md)"
     )
 
 

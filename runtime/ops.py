@@ -11,7 +11,9 @@ district does not serialise every other district's work behind it.
 
 Each agency is a Kafka user of its own, ``agency-<id>`` (:func:`agency_acls`): it may read its
 own task topic and write its own events topic, nothing else, so no agency can read another's
-work or answer for it (``docs/kafka-security.md``). tidegate's own user is a super user.
+work or answer for it (``docs/kafka-security.md``). The HQ's system is the user ``hq``
+(:func:`hq_acls`): it may write its decisions and nothing else. tidegate's own user is a super
+user.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ DLQ_PARTITIONS = 1
 """Dead letters are rare and read by people; one partition keeps them in arrival order."""
 RESERVED_AGENCIES = frozenset({"dlq"})
 """Agency ids whose events topic would be another topic (``tasks.events.dlq``)."""
+HQ_USER = "hq"
+"""The Kafka user of the HQ's own system: it may write ``tidegate.hq.decisions`` only."""
 
 
 def agency_user(agency: str) -> str:
@@ -101,6 +105,8 @@ def standard_topics(settings: Settings, agencies: Sequence[str]) -> dict[str, in
         names[f"tasks.events.{agency}"] = parts
     names |= {
         "tasks.events.dlq": DLQ_PARTITIONS,
+        "hq.decisions": parts,
+        "hq.decisions.dlq": DLQ_PARTITIONS,
         "escalations": parts,
         "notices": parts,
     }
@@ -143,6 +149,17 @@ def agency_acls(settings: Settings, agencies: Sequence[str]) -> list[Acl]:
     return acls
 
 
+def hq_acls(settings: Settings, user: str = HQ_USER) -> list[Acl]:
+    """What the HQ system's user may do: write its decisions to ``tidegate.hq.decisions``,
+    nothing else (it reads nothing: what became of a decision is ``GET /hq/decisions``).
+
+    Only this user (and tidegate's) may write there, so a decision on the topic acts with the
+    city HQ's authority, as an ``hq_commander`` (``docs/kafka-security.md``).
+    """
+    topic = settings.topic("hq.decisions")
+    return [Acl(f"User:{user}", ResourceType.TOPIC, topic, PatternType.LITERAL, Operation.WRITE)]
+
+
 def worker_acls(settings: Settings, user: str) -> list[Acl]:
     """What tidegate's own user needs at run time when it is not a super user: read and write
     every topic under its prefixes (tasks out, answers and warnings in, dead letters,
@@ -165,8 +182,9 @@ async def ensure_access(
     *,
     worker_user: str | None = None,
 ) -> None:
-    """Give each agency its Kafka user's rights (:func:`agency_acls`), and with ``passwords``
-    (user to password) create or update those users' SCRAM credentials first. With
+    """Give each agency its Kafka user's rights (:func:`agency_acls`) and the HQ system's user
+    its own (:func:`hq_acls`), and with ``passwords`` (user to password) create or update those
+    users' SCRAM credentials first. With
     ``worker_user``, also give that user what the worker needs (:func:`worker_acls`), for a
     cluster where tidegate's user is not a super user. Idempotent.
 
@@ -181,7 +199,7 @@ async def ensure_access(
             options = client_options(settings)
             if passwords:
                 await set_scram_credentials(options, passwords, settings.kafka_sasl_mechanism)
-            acls = agency_acls(settings, agencies)
+            acls = agency_acls(settings, agencies) + hq_acls(settings)
             if worker_user:
                 acls += worker_acls(settings, worker_user)
             await create_acls(options, acls)

@@ -16,6 +16,7 @@ from activities.records import RecordActivities
 from activities.tracking import TrackingActivities
 from alerts.agency_events import AgencyEventConsumer
 from alerts.consumer import AlertConsumer
+from alerts.hq_consumer import HqDecisionConsumer
 from workflows.response import ResponseWorkflow
 from workflows.task import TaskWorkflow
 
@@ -54,11 +55,13 @@ async def build_worker(rt: Runtime) -> Worker:
 
 
 async def build_intakes(rt: Runtime) -> list[KafkaIntake]:
-    """The Kafka consumers: warnings in, and agencies' answers for live and drill tasks."""
+    """The Kafka consumers: warnings and the HQ's decisions in, and agencies' answers for live
+    and drill tasks."""
     settings, client, producer = rt.settings, await rt.temporal(), await rt.producer()
     agencies = [agency.id for agency in rt.plan.agencies]
     return [
         AlertConsumer(settings, client, rt.sessions, producer, rt.plan),
+        HqDecisionConsumer(settings, client, rt.sessions, producer, rt.plan),
         AgencyEventConsumer(settings, client, rt.sessions, producer, agencies),
         AgencyEventConsumer(settings, client, rt.sessions, producer, agencies, drill=True),
     ]

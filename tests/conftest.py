@@ -48,7 +48,7 @@ from devstack._proc import free_ports
 from devstack.kafka import KafkaBroker
 from devstack.temporal import SEARCH_ATTRIBUTE_KEYS
 from plans.loader import load_plan
-from runtime.ops import agency_user, ensure_access, require_temporal
+from runtime.ops import HQ_USER, agency_user, ensure_access, require_temporal
 from tests import postgres
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,10 @@ def kafka_bootstrap(kafka_broker: KafkaBroker) -> str:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def kafka_agencies(kafka_broker: KafkaBroker, settings: Settings) -> list[str]:
-    """The plan's agencies as Kafka users with their ACLs, as ``make run`` sets them up."""
+    """The plan's agencies as Kafka users with their ACLs, and the HQ system's user ``hq``, as
+    ``make run`` sets them up."""
     agencies = [agency.id for agency in load_plan(settings.plan_path).agencies]
-    users = [agency_user(agency) for agency in agencies]
+    users = [agency_user(agency) for agency in agencies] + [HQ_USER]
     passwords = kafka_broker.passwords(users)
     await ensure_access(settings, agencies, {user: passwords[user] for user in users})
     return agencies

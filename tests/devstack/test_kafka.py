@@ -76,7 +76,9 @@ async def test_standard_topics_get_explicit_partitions(
     assert topics[f"{prefix}.drill.tasks.events.drainage"] == settings.topic_partitions
     assert f"{prefix}.tasks.events" not in topics  # one events topic per agency, none shared
     assert topics[f"{prefix}.alerts.decisions"] == settings.topic_partitions
-    assert len(topics) == 2 * 10
+    assert topics[f"{prefix}.hq.decisions"] == settings.topic_partitions
+    assert topics[f"{prefix}.hq.decisions.dlq"] == 1
+    assert len(topics) == 2 * 12
 
     await ensure_topics(isolated, topics)
     await ensure_topics(isolated, topics)  # existing topics are fine
