@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,14 +27,16 @@ from access.terminal import Unauthenticated, local_services, token_holder
 if TYPE_CHECKING:
     from runtime.services import Runtime
 
-TOKEN = typer.Option(
-    "",
-    "--token",
-    envvar="TIDEGATE_TOKEN",
-    help="Your API token (an admin creates it: tidegate tokens create NAME). On a development "
-    "machine, dev-duty-officer-token acts as the duty officer.",
-    show_default=False,
+_TOKEN_HELP = (
+    "Your API token (an admin creates it: tidegate tokens create NAME). On a development "
+    "machine, dev-duty-officer-token acts as the duty officer."
 )
+TOKEN = typer.Option("", "--token", envvar="TIDEGATE_TOKEN", help=_TOKEN_HELP, show_default=False)
+"""``--token`` for commands declared with defaults (``token: str = TOKEN``)."""
+Token = Annotated[
+    str, typer.Option("--token", envvar="TIDEGATE_TOKEN", help=_TOKEN_HELP, show_default=False)
+]
+"""``--token`` for commands declared with ``Annotated`` (``token: Token = ""``)."""
 NOT_ALLOWED = (Unauthenticated, Forbidden)
 """What :func:`acting` raises when the token does not allow the command (both have
 ``reason``)."""

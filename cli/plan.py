@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 from access.audit import plan_note, write_now
 from access.matrix import Permission
 from cli.exit import ExitCode
-from cli.identity import NOT_ALLOWED, TOKEN, acting, cli_source
+from cli.identity import NOT_ALLOWED, Token, acting, cli_source
 from config.settings import load_settings
 from plans.catalogue import read_areas
 from plans.compare import PlanComparison, compare_plans
@@ -364,7 +364,7 @@ def apply(
         Path | None, typer.Argument(help="Plan directory (default: configured).")
     ] = None,
     drill: Annotated[bool, typer.Option(help="Apply to the region's drill response.")] = False,
-    token: Annotated[str, TOKEN] = "",
+    token: Token = "",
 ) -> None:
     """Switch the running response to a new plan version (an explicit, validated update).
 
