@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -30,6 +31,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Request
+
+log = logging.getLogger("tidegate.console")
 
 COOKIE = "tidegate_token"
 """Cookie holding the token the login form was given (``HttpOnly``, ``SameSite=Strict``)."""
@@ -170,6 +173,25 @@ def _from_gate(found: object) -> Principal | None:
             continue
         allowed.add(mine)
     return Principal(str(getattr(found, "name", "?")), frozenset(allowed), agency)
+
+
+async def audit(request: Request, action: str, target: str, outcome: str, **detail: Any) -> None:
+    """Note what a principal did in the access-control audit trail, where the app has one
+    (the actions of ``access.audit``: ``warning.received``, ``task.answered``,
+    ``drill.started``); without the gate, nothing to write to. Never raises: the action
+    itself is recorded where it belongs either way."""
+    gate = getattr(request.app.state, "gate", None)
+    who = getattr(request.state, "principal", None)
+    if gate is None or who is None or not hasattr(gate, "audit"):
+        return
+    try:
+        web: Any = importlib.import_module("access.http")
+        await gate.audit(
+            who, action, target=target[:400], outcome=outcome, source=web.source_of(request),
+            channel="console", **detail,
+        )  # fmt: skip
+    except Exception:
+        log.exception("could not write the audit entry for %s %s", action, target)
 
 
 def same_origin(request: Request) -> bool:

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from alerts import wire
 from alerts.agency_events import deliver, parse_event
 from alerts.kafka import Refused
-from console.auth import NotAllowed, Permission, Principal, require
+from console.auth import NotAllowed, Permission, Principal, audit, require
 from console.situation import TaskLine, escalation_steps, task_line
 from console.web import ConsoleServices, render, services
 from plans.lifecycle import OPEN_STATES, UNANSWERED_STATES
@@ -126,7 +126,17 @@ async def answer_api(
     outcome = await answer(
         services(request), principal, task_id, action, body.by, body.reason, body.expected_state
     )
+    await _audit(request, outcome)
     return JSONResponse(outcome.body.model_dump(), status_code=outcome.status)
+
+
+async def _audit(request: Request, outcome: Outcome) -> None:
+    body = outcome.body
+    done = body.result in ("recorded", "delivered")
+    await audit(
+        request, "task.answered", body.task_id, "ok" if done else "refused",
+        kind=body.action, result=body.result, detail=body.detail[:300],
+    )  # fmt: skip
 
 
 async def answer(
@@ -333,6 +343,7 @@ async def answer_form(
     outcome = await answer(
         services(request), principal, task_id, action, by, reason, expected_state or None
     )
+    await _audit(request, outcome)
     body = outcome.body
     if outcome.status in (200, 202):
         query = {"ok": f"{action}: {body.previous_state} → {body.state}", "task": task_id}

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from console.auth import Permission, Principal, require
+from console.auth import Permission, Principal, audit, require
 from console.web import render, services
 from drills.compare import compare_storm
 from drills.report import write_report
@@ -221,7 +221,9 @@ async def start_drill(
     try:
         state = _room(request).start(storm, mode == "fast", speed)
     except ValueError as exc:
+        await audit(request, "drill.started", storm, "failed", reason=str(exc)[:300])
         return _page(request, principal, 409, error=str(exc))
+    await audit(request, "drill.started", storm, "ok", mode=state.mode, drill=state.id)
     return RedirectResponse(f"/drills?started={state.id}", status_code=303)
 
 

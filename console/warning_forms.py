@@ -30,7 +30,7 @@ from alerts.decisions import DecisionReport, hand_over
 from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
 from alerts.services import record_rejection
-from console.auth import Permission, Principal, require
+from console.auth import Permission, Principal, audit, require
 from console.web import SHANGHAI, ConsoleServices, render, services
 from plans.model import ActiveWarning, Diff, Hazard, Level
 from plans.rules import diff, respond
@@ -120,6 +120,11 @@ async def submit(request: Request, principal: Officer) -> HTMLResponse:
         log.exception("could not hand warning %s on", alert.id)
         down = AlertRejected(f"not sent: could not reach Temporal ({exc.__class__.__name__})")
         return await _page(request, principal, form, error=down, status=503)
+    await audit(
+        request, "warning.received", alert.id, "ok", kind=alert.kind.value,
+        hazard=alert.hazard.value, level=alert.level.value, areas=list(alert.areas),
+        decision=got.decision,
+    )  # fmt: skip
     fresh = {"kind": form.get("kind", "alert")}
     return await _page(request, principal, fresh, result=got, sent=alert)
 

@@ -140,6 +140,15 @@ class Names:
             return area_id
         return self._pick(found.zh, found.en)
 
+    def tile(self, area_id: str) -> str:
+        """A district's name short enough for a map tile (``Pudong``; Chinese names as is)."""
+        name = self.area(area_id)
+        if self.lang == "zh":
+            return name
+        for suffix in (" New Area", " District"):
+            name = name.removesuffix(suffix)
+        return name
+
     def areas(self, area_ids: Any) -> str:
         """Several areas, comma separated."""
         return ("、" if self.lang == "zh" else ", ").join(self.area(a) for a in area_ids)

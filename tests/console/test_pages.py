@@ -284,3 +284,24 @@ def test_every_label_the_templates_use_exists_in_both_languages() -> None:
     assert not missing
     for key, (zh, en) in i18n.LABELS.items():
         assert zh.strip() and en.strip(), key
+
+
+async def test_update_and_cancel_previews_replace_what_is_in_force(world: World) -> None:
+    up = {"kind": "update", "reference": "seed-1", "hazard": "rainstorm", "level": "orange",
+          "areas": ["citywide"]}  # fmt: skip
+    page = (await world.http.post("/warnings/preview", data=up, headers=BEARER)).text
+    levels = page[page.index('id="preview-levels"') :]
+    assert "Ⅲ级 →" in levels and "Ⅱ级" in levels  # yellow (III) replaced by orange (II)
+    cancel = {"kind": "cancel", "reference": "seed-1"}
+    page = (await world.http.post("/warnings/preview", data=cancel, headers=BEARER)).text
+    assert "将撤销的任务" in page and '→ <span class="badge lvl-none">' in page
+    unknown = {"kind": "cancel", "reference": "never-sent"}
+    page = (await world.http.post("/warnings/preview", data=unknown, headers=BEARER)).text
+    assert "no warning &#39;never-sent&#39; has been received" in page
+
+
+async def test_a_warning_that_cannot_be_handed_on_says_it_was_not_sent(world: World) -> None:
+    form = {"kind": "alert", "hazard": "tide", "level": "blue", "areas": ["jinshan"]}
+    page = await world.http.post("/warnings/submit", data=form, headers=BEARER)
+    assert page.status_code == 503
+    assert "not sent" in page.text and 'value="jinshan" checked' in page.text

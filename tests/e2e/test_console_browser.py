@@ -17,11 +17,13 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from access.audit import entries as audit_entries
 from access.matrix import Role
 from alerts.intake import parse_alert
 from config.settings import Settings
 from devstack._proc import free_ports
 from plans.warning import Alert
+from store.db import create_engine, session_maker
 from tests.e2e.browser import (
     PHONE,
     WAIT_MS,
@@ -189,6 +191,18 @@ async def test_issue_from_the_form_watch_the_board_answer_from_the_desk(
         await expect(docs.locator(".swagger-ui .info .title")).to_contain_text("tidegate")
         for context_ in (officer, desk_ctx, phone_ctx):
             await context_.close()
+    # The access-control audit trail has what was done in the console, and by whom.
+    engine = create_engine(s.db_url)
+    try:
+        trail = await audit_entries(session_maker(engine))
+    finally:
+        await engine.dispose()
+    console_entries = [e for e in trail if e.detail.get("channel") == "console"]
+    assert {(e.actor, e.action, e.outcome) for e in console_entries} >= {
+        ("dev-token", "warning.received", "ok"),
+        ("drainage-desk", "task.answered", "ok"),
+        ("drainage-desk", "task.answered", "refused"),  # the stale page's conflict
+    }
 
 
 async def test_unanswered_task_shows_its_escalation_and_the_board_survives_a_restart(
