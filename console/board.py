@@ -25,6 +25,9 @@ from workflows.types import ResponseStatus
 
 router = APIRouter(include_in_schema=False)
 _QUERY_TIMEOUT = timedelta(seconds=2)
+DETAIL_TASKS = 500
+"""Tasks a response's page lists (overdue and escalated first, then open ones by deadline);
+the counts cover all of them."""
 Viewer = Annotated[Principal, Depends(require(Permission.VIEW_BOARD))]
 
 
@@ -93,6 +96,7 @@ async def response_detail(request: Request, response_id: str, principal: Viewer)
     in_force, notices = await _notices(request, response, workflow_id)
     lines = [task_line(t, steps.get(t.id), now) for t in tasks]
     lines.sort(key=lambda t: (not t.attention, not t.is_open, t.deadline_at))
+    shown = lines[:DETAIL_TASKS]
     return render(
         request,
         "response_live.html" if live else "response.html",
@@ -100,7 +104,8 @@ async def response_detail(request: Request, response_id: str, principal: Viewer)
         r=response,
         workflow_id=workflow_id,
         temporal_url=svc.temporal_ui(workflow_id),
-        tasks=lines,
+        tasks=shown,
+        total=len(lines),
         history=history,
         escalations=escalations,
         in_force=in_force,

@@ -194,6 +194,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "rd.drill": ("演练", "drill"),
     "rd.live": ("实战", "live"),
     "rd.all_tasks": ("全部任务", "Every task"),
+    "rd.first_n": (
+        "（超时、督办与未完成的优先）显示前",
+        "(overdue, escalated and open first) showing the first",
+    ),
     # agency desk
     "a.title": ("单位工作台", "Agency desk"),
     "a.choose": ("选择单位", "Choose an agency"),

@@ -20,7 +20,7 @@ import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -45,6 +45,8 @@ log = logging.getLogger("tidegate.console")
 router = APIRouter(include_in_schema=False)
 Officer = Annotated[Principal, Depends(require(Permission.ISSUE_WARNINGS))]
 CHANNEL = "console"
+QUERY_TIMEOUT = timedelta(seconds=2)
+"""How long the page waits for the response workflow to say what is in force."""
 KINDS = ("alert", "update", "cancel")
 
 
@@ -170,7 +172,9 @@ async def current(svc: ConsoleServices) -> list[Current]:
     """The messages in force in the region's live response (``[]`` if none, or no answer)."""
     workflow_id = response_workflow_id(svc.settings.region, drill=False)
     try:
-        answer = await svc.client.get_workflow_handle(workflow_id).query(ResponseWorkflow.status)
+        answer = await svc.client.get_workflow_handle(workflow_id).query(
+            ResponseWorkflow.status, rpc_timeout=QUERY_TIMEOUT
+        )
     except Exception:  # no response running (or no worker): nothing to preview against
         return []
     if not isinstance(answer, ResponseStatus):
