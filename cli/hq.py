@@ -8,8 +8,8 @@ decisions"). The decision is handed to the region's response workflow (durable f
 checked like every other way in: the token (``--token`` / ``TIDEGATE_TOKEN``) of an HQ
 commander, a duty officer, or a district officer for its own district, and audited.
 
-Exit status (:class:`cli.exit.ExitCode`): 0 handed on, 1 refused (malformed, not allowed), 2 no
-token or bad arguments, 7 Temporal or the database cannot be reached.
+Exit status (:class:`cli.exit.ExitCode`): 0 handed on, 1 refused (malformed), 7 Temporal or
+the database cannot be reached, 9 no valid token or not allowed (audited).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import NoReturn
 import typer
 
 from access import audit
-from access.accounts import token_principal
-from access.matrix import Forbidden, Permission, authorize
+from access.audit import authorize_audited
+from access.matrix import Permission
 from cli.exit import ExitCode
-from cli.identity import cli_source
+from cli.identity import NOT_ALLOWED, TOKEN, acting, cli_source
 from config.errors import ConfigError
 from config.settings import load_settings
 from plans.catalogue import canonical_areas, read_areas
@@ -39,13 +39,6 @@ from workflows.starters import declare as hand_over
 
 app = typer.Typer(help="The HQ's own decisions: start, raise, lower, hold, end, withdraw.")
 
-TOKEN = typer.Option(
-    "",
-    "--token",
-    envvar="TIDEGATE_TOKEN",
-    help="An HQ commander's, duty officer's or district officer's API token.",
-    show_default=False,
-)
 JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 
 
@@ -109,42 +102,36 @@ def withdraw(
 
 def _send(region: str, decision: HqDecision, token: str, as_json: bool) -> NoReturn:
     settings = load_settings()
-    if not token.strip():
-        _done(as_json, "rejected", "no token: pass --token or set TIDEGATE_TOKEN", decision,
-              ExitCode.USAGE)  # fmt: skip
 
     async def go(rt: Runtime) -> str:
-        principal = await token_principal(rt.sessions, token.strip())
-        if principal is None:
-            raise Refused("the token is unknown, expired or revoked")
-        districts = tuple(d.id for d in rt.plan.districts)
-        wrong = problem(decision, districts)
+        wrong = problem(decision, tuple(d.id for d in rt.plan.districts))
         if wrong:
             raise Refused(wrong)
+        who = await acting(rt, token, f"hq {decision.kind}", Permission.HQ_DECIDE)
+        target = f"hq:{decision.id}"
+        await authorize_audited(
+            rt.sessions, who, Permission.HQ_DECIDE, target=target, source=cli_source(),
+            districts=decision.areas or None,
+        )  # fmt: skip
+        signed = HqDecision(**{**vars(decision), "decided_by": decision.decided_by or who.name})
+        client = await rt.temporal()
+        workflow_id = await hand_over(client, settings.task_queue, region, rt.plan, signed)
         note = audit.Note(
-            audit.Actor.of(principal),
+            audit.Actor.of(who),
             "hq.decision",
-            decision.id,
+            target,
             source=cli_source(),
             detail={"kind": str(decision.kind), "areas": list(decision.areas)},
         )
-        try:
-            authorize(principal, Permission.HQ_DECIDE, districts=decision.areas or None)
-        except Forbidden as exc:
-            await audit.write_now(rt.sessions, _refused(note, exc.reason))
-            raise
-        signed = HqDecision(
-            **{**vars(decision), "decided_by": decision.decided_by or principal.name}
-        )
-        client = await rt.temporal()
-        workflow_id = await hand_over(client, settings.task_queue, region, rt.plan, signed)
         await audit.write_now(rt.sessions, note)
         return workflow_id
 
     try:
         workflow_id = run_with(settings, go)
-    except (Refused, Forbidden) as exc:
+    except Refused as exc:
         _done(as_json, "rejected", str(exc), decision, ExitCode.REJECTED)
+    except NOT_ALLOWED as exc:
+        _done(as_json, "forbidden", exc.reason, decision, ExitCode.FORBIDDEN)
     except ConfigError as exc:
         _done(as_json, "unreachable", f"{exc}; nothing was sent", decision, ExitCode.UNREACHABLE)
     except Exception as exc:  # the database or Temporal failed mid-way: no traceback
@@ -153,17 +140,6 @@ def _send(region: str, decision: HqDecision, token: str, as_json: bool) -> NoRet
               ExitCode.UNREACHABLE)  # fmt: skip
     _done(as_json, "handed on", f"{decision.kind} {decision.id} -> {workflow_id}", decision,
           ExitCode.OK)  # fmt: skip
-
-
-def _refused(note: audit.Note, reason: str) -> audit.Note:
-    return audit.Note(
-        note.actor,
-        note.action,
-        note.target,
-        "refused",
-        note.source,
-        {**note.detail, "reason": reason},
-    )
 
 
 def _done(
