@@ -109,3 +109,21 @@ async def test_every_action_of_a_scenario_is_exported_once(
     assert [r["id"] for r in exported] == [str(e.id) for e in rows]
     as_json = await asyncio.to_thread(runner.invoke, audit_cli, ["export", "--format", "json"])
     assert [e["action"] for e in json.loads(as_json.stdout)["entries"]] == [e.action for e in rows]
+
+
+async def test_an_action_seen_twice_is_written_once(sessions: Sessions) -> None:
+    """A Kafka record read again after a crash carries the same key: one entry, not two."""
+    feed = audit.Actor("kafka:tidegate.alerts", audit.FEED)
+    again = audit.warning_note(
+        feed, source="kafka:tidegate.alerts", alert=None, outcome="failed", reason="bad",
+        key="kafka:tidegate.alerts:0:7",
+    )  # fmt: skip
+    other = audit.auth_failure_note(source="cli x@y", target="tidegate alert issue", reason="?")
+    await audit.write_now(sessions, again)
+    await audit.write_now(sessions, again, other, other)
+    rows = await audit.entries(sessions)
+    assert [(e.action, e.outcome) for e in rows] == [
+        ("warning.received", "failed"),
+        ("auth.failed", "refused"),
+        ("auth.failed", "refused"),
+    ]

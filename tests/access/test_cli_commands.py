@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 from access import audit
 from access.matrix import Role
+from access.terminal import local_services
 from alerts.decisions import DecisionReport
 from cli.exit import ExitCode
 from cli.main import app
@@ -233,3 +234,20 @@ async def test_the_development_token_only_with_this_machines_services(
         ("anonymous", "anonymous", "auth.failed", "tidegate alert issue", "refused"),
         ("anonymous", "anonymous", "auth.failed", "tidegate alert issue", "refused"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("temporal_address", "database_url", "local"),
+    [
+        ("127.0.0.1:7233", "sqlite+aiosqlite:////srv/tidegate.db", True),
+        ("localhost:7233", "postgresql+asyncpg://u:p@127.0.0.1/t", True),
+        ("[::1]:7233", "postgresql+asyncpg://u@/t?host=/run/postgresql", True),
+        ("temporal.example:7233", "sqlite+aiosqlite:////srv/tidegate.db", False),
+        ("127.0.0.1:7233", "postgresql+asyncpg://u:p@db.example/t", False),
+        ("127.0.0.1:7233,10.0.0.5:7233", "sqlite+aiosqlite:///x.db", False),
+    ],
+)
+def test_what_counts_as_this_machines_services(
+    temporal_address: str, database_url: str, local: bool
+) -> None:
+    assert local_services(temporal_address, database_url) is local
