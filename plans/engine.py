@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from plans.hq import HqLedger, apply_declarations
+from plans.hq import HqDecision, HqLedger, HqResult, apply_declarations
 from plans.ledger import AlertLedger, Outcome
 from plans.model import Diff, Plan, Response
 from plans.rules import assess, diff, respond, response_of
@@ -77,10 +77,31 @@ def decide(
     return after, diff(before or respond((), plan), after)
 
 
-def replay(ledger: AlertLedger, plan: Plan, alert: Alert, now: datetime) -> Response:
-    """All four steps for one message arriving at ``now``: what a response then shows."""
+def receive_hq(hq: HqLedger, decision: HqDecision) -> HqResult:
+    """Step 2, per HQ decision (after the warnings that arrived with it): its outcome."""
+    return hq.accept(decision)
+
+
+def replay(
+    ledger: AlertLedger,
+    plan: Plan,
+    message: Alert | HqDecision,
+    now: datetime,
+    hq: HqLedger | None = None,
+) -> Response:
+    """All four steps for one message arriving at ``now``: what a response then shows.
+
+    The message is a warning, or (with the response's ``hq`` ledger) an HQ decision, taken
+    after the held messages are settled, as the workflow takes its HQ inbox.
+    """
     expire(ledger, now)
-    receive(ledger, alert, now)
-    orphan_held(ledger, now)
-    response, _ = decide(ledger, plan, None)
+    if isinstance(message, HqDecision):
+        if hq is None:
+            raise ValueError("an HQ decision is replayed with the response's HQ ledger")
+        orphan_held(ledger, now)
+        receive_hq(hq, message)
+    else:
+        receive(ledger, message, now)
+        orphan_held(ledger, now)
+    response, _ = decide(ledger, plan, None, hq)
     return response

@@ -356,7 +356,7 @@ class ResponseWorkflow:
         self._s.changes += 1
         levels = self._s.response.levels if self._s.response else {}
         detail: dict[str, object] = {"open_tasks": self._s.open_tasks()}
-        if self._s.response is not None and self._s.response.automatic:
+        if self._s.response is not None and self._s.hq.active():  # automatic may be {}
             detail["automatic"] = {a: str(lv) for a, lv in self._s.response.automatic.items()}
             detail["declarations"] = [d.id for d in self._s.hq.active()]
         await call(
