@@ -94,6 +94,12 @@ def run(
     tail_hours: float = typer.Option(
         6.0, "--tail-hours", min=0.0, help="Storm hours after lifting while agencies may answer."
     ),
+    with_hq_decisions: bool = typer.Option(
+        False,
+        "--with-hq-decisions",
+        help="Also replay the HQ's recorded decisions (the timeline's response entries); the "
+        "report shows the response with them beside the automatic rules.",
+    ),
     token: str = TOKEN,
     scheduled: str | None = typer.Option(
         None, "--scheduled", hidden=True, help="The schedule this run is for (the worker's)."
@@ -117,10 +123,13 @@ def run(
         profiles=profiles,
         cooldown_minutes=round(cooldown_hours * 60),
         tail_minutes=round(tail_hours * 60),
+        with_hq_decisions=with_hq_decisions,
     )
     settings = load_settings()
     mode = "fast" if speed is None else f"speed {speed:g}"
     started = {"mode": mode, "seed": seed, "plan": str(plan or settings.plan_path)}
+    if with_hq_decisions:
+        started["with_hq_decisions"] = True
     _as_allowed(settings, token, "drill run", scheduled, storm, timeline.slug, started)
     try:
         result = _with_progress(timeline, settings, options)
@@ -245,7 +254,8 @@ def _progress_view(timeline: Timeline, progress: Progress, mode: str) -> Table:
     table.add_row(
         f"[bold]{timeline.name}[/] ({mode})",
         f"storm clock {clock}",
-        f"warnings {progress.warnings_sent}/{progress.warnings_total}",
+        f"warnings {progress.warnings_sent}/{progress.warnings_total}"
+        + (f", HQ {progress.hq_sent}/{progress.hq_total}" if progress.hq_total else ""),
         f"level citywide {city}, highest {top}",
     )
     table.add_row(
@@ -272,6 +282,13 @@ def _print_summary(result: DrillResult, report: Any) -> None:
         "beside the HQ",
         ", ".join(f"{n} {v}" for v, n in result.comparison_counts.items()) or "no HQ levels",
     )
+    if result.with_hq is not None:
+        counts = result.with_hq.comparison_counts
+        table.add_row(
+            "with the HQ's decisions",
+            f"{len(result.with_hq.decisions)} replayed; "
+            + ", ".join(f"{n} {v}" for v, n in counts.items()),
+        )
     console.print(table)
     for anomaly in result.anomalies:
         console.print(f"[yellow]anomaly:[/] {anomaly}")

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from alerts.hq import parse_decision
 from alerts.intake import parse_alert
-from drills.mapping import DrillScript, Step, map_timeline
+from drills.mapping import HQ_NAME, DrillScript, HqStep, Step, map_timeline
 from drills.timeline import Timeline
 from plans import engine
+from plans.hq import HqLedger
 from plans.ledger import AlertLedger
 from plans.model import Plan
 from plans.rules import area_order
@@ -107,21 +109,41 @@ class StormComparison:
         }
 
 
-def plan_levels(script: DrillScript, plan: Plan) -> list[tuple[Step, PlanState]]:
+def plan_levels(
+    script: DrillScript, plan: Plan, *, with_hq: bool = False
+) -> list[tuple[Step | HqStep, PlanState]]:
     """Replay a drill script's warnings (closing cancellations last) through one plan.
 
     Each warning is sent at its storm time, parsed by the real intake and applied by the real
     ledger; the state after each is what a response running ``plan`` must show once that
-    warning is handled.
+    warning is handled. With ``with_hq`` the HQ's recorded decisions go in between, as a drill
+    ``--with-hq-decisions`` sends them (the timeline's order; at the end the withdrawals
+    before the cancellations), read by the real intake and applied by the engine.
     """
-    ledger = AlertLedger()
-    out = []
-    for step in (*script.steps, *script.closing):
-        alert = parse_alert(json.dumps(step.document(step.at)).encode(), plan=plan, now=step.at)
-        response = engine.replay(ledger, plan, alert, step.at)
+    ledger, hq = AlertLedger(), HqLedger()
+    messages: list[Step | HqStep] = [*script.steps]
+    if with_hq:
+        messages = sorted([*messages, *script.hq_steps], key=_entry_order)
+        messages += script.hq_closing
+    messages += script.closing
+    out: list[tuple[Step | HqStep, PlanState]] = []
+    for step in messages:
+        document = json.dumps(step.document(step.at)).encode()
+        if isinstance(step, HqStep):
+            decision = parse_decision(document, plan, decided_by=HQ_NAME, now=step.at)
+            response = engine.replay(ledger, plan, decision, step.at, hq)
+        else:
+            alert = parse_alert(document, plan=plan, now=step.at)
+            response = engine.replay(ledger, plan, alert, step.at, hq)
         levels = {area: str(level) for area, level in response.levels.items()}
         out.append((step, PlanState(levels, frozenset(t.id for t in response.tasks))))
     return out
+
+
+def _entry_order(step: Step | HqStep) -> tuple[datetime, int]:
+    """Storm time, then the timeline's order (every replayed entry has an event)."""
+    assert step.event is not None
+    return step.at, step.event.index
 
 
 def compare_storm(timeline: Timeline, plan_a: Plan, plan_b: Plan) -> StormComparison:
@@ -140,6 +162,7 @@ def compare_storm(timeline: Timeline, plan_a: Plan, plan_b: Plan) -> StormCompar
             b=replay_b.get(_key(step), empty),
         )
         for step, state in replay_a
+        if isinstance(step, Step)
     ]
     skipped = tuple(f"{s.event.label}: {s.reason}" for s in map_timeline(timeline, plan_a).skipped)
     return StormComparison(
@@ -151,6 +174,6 @@ def compare_storm(timeline: Timeline, plan_a: Plan, plan_b: Plan) -> StormCompar
     )
 
 
-def _key(step: Step) -> str:
-    """Steps of the two mappings correspond by alert id (entry index, or closing number)."""
-    return step.alert_id
+def _key(step: Step | HqStep) -> str:
+    """Steps of the two mappings correspond by id (entry index, or closing number)."""
+    return step.alert_id if isinstance(step, Step) else step.decision_id

@@ -3,8 +3,9 @@
 :func:`map_timeline` is pure. Each timed ``warning`` entry becomes at most one alert in the
 documented JSON form (``docs/alerts.md``) with status ``exercise``, which the drill later sends
 through the normal intake (``alerts.intake.parse_alert``, then ``workflows.starters.submit``).
-``response`` entries become the headquarters' historical levels. Everything else (landfalls,
-observations, untimed entries) is kept for the report. The rules (also in ``docs/drills.md``):
+``response`` entries become the headquarters' historical levels, and the HQ decisions that
+``--with-hq-decisions`` replays. Everything else (landfalls, observations, untimed entries) is
+kept for the report. The rules (also in ``docs/drills.md``):
 
 Hazards
     Read with the plan's hazard terms, as intake reads them: ``typhoon`` and ``gale`` become
@@ -32,8 +33,17 @@ Signals (a *chain* is one warning and its updates: same timeline hazard, same ar
       note, because a district is never below the city and nothing else is in force there.
     * Typhoon and gale chains are separate even though both are wind.
 
-Ids are ``drill-<run>-<storm>-e<entry index>`` (``-c<n>`` for the closing cancellations), so
-one run's alerts are stable and never collide with another run's.
+HQ decisions (``response`` entries, replayed only with ``--with-hq-decisions``)
+    ``start``, ``upgrade``, ``downgrade`` and ``end`` become the decisions ``start``,
+    ``raise``, ``lower`` and ``end`` (``plans.hq``) for the entry's areas, read as above, at its
+    level and with its note as the reason; a start or raise also names the entry's hazard
+    (typhoon: wind), so it dispatches that hazard's tasks ahead of a signal. Whatever the HQ
+    still has in force after the last entry is withdrawn at the closing time, beside the
+    closing cancellations, so the response can end.
+
+Ids are ``drill-<run>-<storm>-e<entry index>`` (``-c<n>`` for the closing cancellations;
+``-h<entry index>`` and ``-w<n>`` for HQ decisions and their closing withdrawals), so one run's
+messages are stable and never collide with another run's.
 """
 
 from __future__ import annotations
@@ -44,12 +54,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from drills.timeline import Event, EventKind, StormHazard, Timeline, WarningAction
+from alerts.wire import HQ_REASON
+from drills.timeline import Event, EventKind, ResponseAction, StormHazard, Timeline, WarningAction
 from plans.catalogue import canonical_areas, normalise_name, resolve_areas
-from plans.model import CITYWIDE, Hazard, Plan
+from plans.hq import HqDecision, HqKind, HqLedger
+from plans.model import CITYWIDE, Hazard, Plan, ResponseLevel
 from plans.terms import parse_hazard
 
 SENDER = "tidegate-drill"
+HQ_NAME = "上海市防汛指挥部 (as recorded in the timeline)"
+"""Who decided, in the HQ decisions a drill replays."""
+HQ_KINDS = {
+    ResponseAction.START: HqKind.START,
+    ResponseAction.UPGRADE: HqKind.RAISE,
+    ResponseAction.DOWNGRADE: HqKind.LOWER,
+    ResponseAction.END: HqKind.END,
+}
+"""The HQ decision a timeline's response entry records."""
+MAX_REASON = HQ_REASON.max_chars or 2000
+_AHEAD = (ResponseAction.START, ResponseAction.UPGRADE)
+"""Entries that name their hazard to the response (``plans.hq`` rule 4: a response started or
+raised ahead of the signal dispatches that hazard's tasks); a lower or end only lowers."""
 
 WATER_BODIES = (
     "Suzhou Creek",
@@ -120,6 +145,61 @@ class Step:
 
 
 @dataclass(frozen=True)
+class HqStep:
+    """One HQ decision to replay when the storm clock reaches ``at`` (``--with-hq-decisions``)."""
+
+    at: datetime
+    """Storm time (the entry's ``at``, or the closing time for the closing withdrawals)."""
+    decision_id: str
+    kind: HqKind
+    level: str | None
+    """``IV`` .. ``I``; ``None`` for an end or a withdraw."""
+    areas: tuple[str, ...]
+    hazards: tuple[Hazard, ...]
+    references: tuple[str, ...]
+    """For a closing withdrawal: the decision it takes back."""
+    reason: str
+    event: Event | None
+    """The entry it comes from; ``None`` for the closing withdrawals."""
+
+    def document(self, sent: datetime) -> dict[str, Any]:
+        """The decision in the documented JSON form (``docs/messages.md``), sent at ``sent``."""
+        return {
+            "id": self.decision_id,
+            "kind": self.kind.value,
+            "level": self.level,
+            "areas": list(self.areas),
+            "hazards": [h.value for h in self.hazards],
+            "reason": self.reason,
+            "references": list(self.references),
+            "decided_by": HQ_NAME,
+            "sent": sent.isoformat(),
+        }
+
+    def decision(self, sent: datetime) -> HqDecision:
+        """The decision :meth:`document` carries, as intake reads it."""
+        return HqDecision(
+            id=self.decision_id,
+            decided_by=HQ_NAME,
+            sent=sent,
+            kind=self.kind,
+            level=ResponseLevel(self.level) if self.level else None,
+            areas=self.areas,
+            hazards=self.hazards,
+            reason=self.reason,
+            references=self.references,
+        )
+
+    @property
+    def summary(self) -> str:
+        """``lower III (citywide)``, ``withdraw <id>``."""
+        if self.kind is HqKind.WITHDRAW:
+            return f"withdraw {', '.join(self.references)}"
+        level = f" {self.level}" if self.level else ""
+        return f"{self.kind}{level} ({', '.join(self.areas)})"
+
+
+@dataclass(frozen=True)
 class HistoricalLevel:
     """The headquarters' response level in one area from ``at`` (``None``: no response)."""
 
@@ -141,6 +221,10 @@ class DrillScript:
     """Cancellations of whatever is still in force after the last entry."""
     skipped: tuple[Skipped, ...]
     historical: tuple[HistoricalLevel, ...]
+    hq_steps: tuple[HqStep, ...] = ()
+    """The HQ's recorded decisions, in storm-time order (``--with-hq-decisions``)."""
+    hq_closing: tuple[HqStep, ...] = ()
+    """Withdrawals of the declarations still in force after the last entry."""
 
 
 @dataclass
@@ -161,6 +245,7 @@ class _Mapper:
     steps: list[Step] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     historical: list[HistoricalLevel] = field(default_factory=list)
+    hq_steps: list[HqStep] = field(default_factory=list)
 
     def alert_id(self, suffix: str) -> str:
         return f"drill-{self.run_id}-{self.timeline.slug}-{suffix}"
@@ -177,9 +262,48 @@ class _Mapper:
         return canonical_areas(found, self.plan)
 
     def response(self, event: Event) -> None:
-        level = None if event.action == "end" else event.level
-        for area in self.areas(event):
+        level = None if event.action == ResponseAction.END else event.level
+        areas = self.areas(event)
+        for area in areas:
             self.historical.append(HistoricalLevel(event.at, area, level, event))
+        if not areas:
+            return
+        hazard = parse_hazard(event.hazard.value, self.plan) if event.hazard else None
+        action = event.action or ""
+        self.hq_steps.append(
+            HqStep(
+                at=event.at,
+                decision_id=self.alert_id(f"h{event.index}"),
+                kind=HQ_KINDS[ResponseAction(action)],
+                level=level,
+                areas=areas,
+                hazards=(hazard,) if hazard is not None and action in _AHEAD else (),
+                references=(),
+                reason=_reason(self.timeline, event),
+                event=event,
+            )
+        )
+
+    def hq_closing(self, at: datetime) -> tuple[HqStep, ...]:
+        """Withdraw what the HQ's decisions leave in force: the same ledger the response
+        keeps, fed in storm-time order (each decision's ``sent`` is its entry's time)."""
+        ledger = HqLedger()
+        for step in self.hq_steps:
+            ledger.accept(step.decision(step.at))
+        return tuple(
+            HqStep(
+                at=at,
+                decision_id=self.alert_id(f"w{n}"),
+                kind=HqKind.WITHDRAW,
+                level=None,
+                areas=(),
+                hazards=(),
+                references=(declared.id,),
+                reason="The timeline records no end; the drill withdraws it at the end.",
+                event=None,
+            )
+            for n, declared in enumerate(ledger.active())
+        )
 
     def warning(self, event: Event) -> None:
         assert event.hazard is not None
@@ -341,6 +465,8 @@ def map_timeline(timeline: Timeline, plan: Plan, run_id: str = "0") -> DrillScri
         closing=mapper.closing(timeline.end),
         skipped=tuple(mapper.skipped),
         historical=tuple(mapper.historical),
+        hq_steps=tuple(mapper.hq_steps),
+        hq_closing=mapper.hq_closing(timeline.end),
     )
 
 
@@ -348,6 +474,13 @@ def _within(inner: Iterable[str], outer: Iterable[str]) -> bool:
     """Whether every area of ``inner`` lies in ``outer`` (``citywide`` contains all)."""
     outer_set = set(outer)
     return CITYWIDE in outer_set or set(inner) <= outer_set
+
+
+def _reason(timeline: Timeline, event: Event) -> str:
+    """An HQ decision's reason: the entry's note (its source), or what the entry says."""
+    said = f"[DRILL {timeline.slug}] HQ {event.action} {event.level or ''} as recorded".strip()
+    text = f"{said}: {event.note}" if event.note else said
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
 def _headline(timeline: Timeline, event: Event) -> str:

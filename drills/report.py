@@ -9,6 +9,7 @@ error, never blank text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from drills.chart import timeline_svg
-from drills.results import NONE, TOLERANCE_MINUTES, DrillResult
+from drills.results import NONE, TOLERANCE_MINUTES, DrillResult, LevelChange
 from plans.model import CITYWIDE, ResponseLevel
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -86,13 +87,17 @@ def highest_level(result: DrillResult) -> str:
     return f"{top.level} ({shown}), first at {_time(first.at)}"
 
 
-def level_rows(result: DrillResult) -> list[dict[str, object]]:
+def level_rows(
+    result: DrillResult, levels: Sequence[LevelChange] | None = None
+) -> list[dict[str, object]]:
     """Level changes for reading: one row per change of the city, with the districts that
-    differ from it, and one per district change on its own."""
+    differ from it, and one per district change on its own (``levels``: other changes than
+    the result's own, e.g. the effective ones with the HQ's decisions)."""
+    shown = result.levels if levels is None else levels
     rows: list[dict[str, object]] = []
-    moments = sorted({c.at for c in result.levels})
+    moments = sorted({c.at for c in shown})
     for moment in moments:
-        changes = [c for c in result.levels if c.at == moment]
+        changes = [c for c in shown if c.at == moment]
         city = next((c for c in changes if c.area == CITYWIDE), None)
         districts = [c for c in changes if c.area != CITYWIDE]
         if city is not None:
@@ -110,12 +115,15 @@ def level_rows(result: DrillResult) -> list[dict[str, object]]:
 
 def _context(result: DrillResult) -> dict[str, object]:
     mode = "time-skipping (--fast)" if result.mode == "fast" else f"--speed {result.speed:g}"
+    hq = result.with_hq
     return {
         "r": result,
         "mode": mode,
         "highest": highest_level(result),
         "level_rows": level_rows(result),
         "tolerance": TOLERANCE_MINUTES,
+        "hq": hq,
+        "hq_level_rows": level_rows(result, hq.levels) if hq is not None else [],
     }
 
 

@@ -11,6 +11,13 @@ timeline (area, time, level), tidegate's level in that area is looked up:
 * **early**: tidegate was already at that level more than the tolerance before;
 * **late**: tidegate reached it more than the tolerance after (before the HQ's next change);
 * **missing**: tidegate was never at that level between the HQ's change and its next one.
+
+That comparison is always the automatic rules' (the levels the signals alone give). A drill
+run ``--with-hq-decisions`` also replays the HQ's recorded decisions: its response acts on the
+effective levels (``plans.hq``), which :class:`WithDecisions` puts beside the HQ the same way,
+with what the response made of each decision. The response then records the automatic levels
+only when the effective ones move, so the automatic levels of such a drill are the engine's
+(``plans.engine``) for the messages sent, at the times they were sent.
 """
 
 from __future__ import annotations
@@ -25,12 +32,14 @@ from typing import Any
 
 from alerts.intake import parse_alert
 from drills.clock import Timebase
-from drills.mapping import DrillScript, HistoricalLevel, Step
+from drills.mapping import DrillScript, HistoricalLevel, HqStep, Step
 from plans import engine
+from plans.hq import HqDecision, HqLedger
 from plans.ledger import AlertLedger
 from plans.lifecycle import TaskState
 from plans.model import Plan
 from plans.rules import area_order, assess
+from plans.warning import Alert
 from store.drills import DrillRows, utc
 
 TOLERANCE_MINUTES = 30
@@ -120,6 +129,64 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class DecisionSent:
+    """An HQ decision the drill replayed, and what the response's ledger made of it."""
+
+    at: datetime
+    """Storm time of the timeline entry (or the closing time)."""
+    decision_id: str
+    kind: str
+    level: str | None
+    areas: tuple[str, ...]
+    references: tuple[str, ...]
+    outcome: str
+    """``apply``, ``duplicate``, ``stale`` or ``rejected``, as recorded (or ``not recorded``)."""
+    reason: str
+    source: str
+    """The timeline entry it comes from, or ``closing`` (a withdrawal at the end)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """One entry of ``with_hq_decisions.decisions``."""
+        return {
+            "at": self.at.isoformat(),
+            "id": self.decision_id,
+            "kind": self.kind,
+            "level": self.level,
+            "areas": list(self.areas),
+            "references": list(self.references),
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class WithDecisions:
+    """The drill's response with the HQ's decisions applied (``--with-hq-decisions``)."""
+
+    decisions: tuple[DecisionSent, ...]
+    levels: tuple[LevelChange, ...]
+    """The effective level changes: what the response acted on."""
+    comparison: tuple[Comparison, ...]
+    """The effective levels beside each HQ change, judged as the automatic ones are."""
+    comparison_counts: dict[str, int]
+
+    def level_at(self, area: str, moment: datetime) -> str:
+        """The effective level in ``area`` at ``moment`` (changes at ``moment`` included)."""
+        return _level_at(_series(self.levels, area), moment)
+
+    def to_json(self) -> dict[str, Any]:
+        """``with_hq_decisions`` in ``--json``."""
+        return {
+            "decisions_replayed": sum(1 for d in self.decisions if d.source != "closing"),
+            "closing_withdrawals": sum(1 for d in self.decisions if d.source == "closing"),
+            "decisions": [d.to_json() for d in self.decisions],
+            "levels": [_change(c) for c in self.levels],
+            "historical_comparison": _comparison_json(self.comparison, self.comparison_counts),
+        }
+
+
+@dataclass(frozen=True)
 class DrillResult:
     """Everything the after-action report and ``--json`` show."""
 
@@ -160,6 +227,9 @@ class DrillResult:
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    with_hq: WithDecisions | None = None
+    """With ``--with-hq-decisions``: the decisions and the effective levels (``levels`` and
+    ``comparison`` stay the automatic rules')."""
 
     @property
     def areas(self) -> list[str]:
@@ -199,26 +269,9 @@ class DrillResult:
                 "acknowledge": asdict(self.acknowledge),
                 "complete": asdict(self.complete),
             },
-            "levels": [
-                {"at": c.at.isoformat(), "area": c.area, "level": c.level} for c in self.levels
-            ],
-            "historical_comparison": {
-                "tolerance_minutes": TOLERANCE_MINUTES,
-                "counts": self.comparison_counts,
-                "entries": [
-                    {
-                        "at": c.at.isoformat(),
-                        "area": c.area,
-                        "historical": c.historical,
-                        "verdict": c.verdict,
-                        "tidegate_at": c.tidegate_at.isoformat() if c.tidegate_at else None,
-                        "lag_minutes": c.lag_minutes,
-                        "tidegate_level": c.tidegate_level,
-                        "source": c.source,
-                    }
-                    for c in self.comparison
-                ],
-            },
+            "levels": [_change(c) for c in self.levels],
+            "historical_comparison": _comparison_json(self.comparison, self.comparison_counts),
+            "with_hq_decisions": self.with_hq.to_json() if self.with_hq else None,
             "agencies": [asdict(a) for a in self.agencies],
             "anomalies": list(self.anomalies),
             **self.extra,
@@ -227,6 +280,30 @@ class DrillResult:
     def dumps(self) -> str:
         """The ``--json`` object as one line of text."""
         return json.dumps(self.to_json(), ensure_ascii=False, sort_keys=False)
+
+
+def _change(change: LevelChange) -> dict[str, str]:
+    return {"at": change.at.isoformat(), "area": change.area, "level": change.level}
+
+
+def _comparison_json(comparison: Sequence[Comparison], counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        "tolerance_minutes": TOLERANCE_MINUTES,
+        "counts": counts,
+        "entries": [
+            {
+                "at": c.at.isoformat(),
+                "area": c.area,
+                "historical": c.historical,
+                "verdict": c.verdict,
+                "tidegate_at": c.tidegate_at.isoformat() if c.tidegate_at else None,
+                "lag_minutes": c.lag_minutes,
+                "tidegate_level": c.tidegate_level,
+                "source": c.source,
+            }
+            for c in comparison
+        ],
+    }
 
 
 # --- building --------------------------------------------------------------------------------
@@ -247,6 +324,9 @@ class RunFacts:
     sent: tuple[tuple[Step, datetime], ...]
     """Each warning sent with its service time, in order."""
     anomalies: tuple[str, ...] = ()
+    hq_sent: tuple[tuple[HqStep, datetime], ...] = ()
+    """Each HQ decision sent with its service time, in order (``--with-hq-decisions``)."""
+    with_hq_decisions: bool = False
 
 
 def build_result(facts: RunFacts, rows: Sequence[DrillRows]) -> DrillResult:
@@ -261,9 +341,12 @@ def build_result(facts: RunFacts, rows: Sequence[DrillRows]) -> DrillResult:
     """
     timebase, script = facts.timebase, facts.script
     storm = timebase.storm
-    levels = _levels(rows, storm)
+    effective = _levels(rows, storm)
     decisions = {w.id: w.decision for r in rows for w in r.warnings}
-    warnings = _warnings(facts, decisions)
+    warnings, expected, automatic = _warnings(facts, decisions)
+    # With the HQ's decisions the response acts on the effective levels and records the
+    # automatic ones only when the effective ones move: the rules' own levels are the engine's.
+    levels = _changes(automatic) if facts.with_hq_decisions else effective
     tasks = [t for r in rows for t in r.tasks]
     events = [e for r in rows for e in r.events]
     escalations = [e for r in rows for e in r.escalations]
@@ -271,6 +354,7 @@ def build_result(facts: RunFacts, rows: Sequence[DrillRows]) -> DrillResult:
     all_ack = _percentiles(_latencies(tasks, events, "acknowledge", timebase))
     all_done = _percentiles(_latencies(tasks, events, "complete", timebase))
     comparison = compare_history(script.historical, levels, storm(facts.stopped_at))
+    with_hq = _with_decisions(facts, rows, effective) if facts.with_hq_decisions else None
     timeline = script.timeline
     return DrillResult(
         storm=timeline.slug,
@@ -302,15 +386,33 @@ def build_result(facts: RunFacts, rows: Sequence[DrillRows]) -> DrillResult:
         historical=script.historical,
         comparison=tuple(comparison),
         comparison_counts=_counts(comparison),
-        events=tuple(_timeline_rows(script)),
-        anomalies=facts.anomalies + tuple(_lagging(warnings, levels)),
+        events=tuple(_timeline_rows(script, with_hq=facts.with_hq_decisions)),
+        anomalies=facts.anomalies + tuple(_lagging(expected, effective)),
         sources=timeline.sources,
         notes=timeline.notes,
+        with_hq=with_hq,
     )
 
 
+def _changes(expected: Sequence[tuple[datetime, dict[str, str]]]) -> list[LevelChange]:
+    """Per-area level changes from the levels after each message (the last of an instant)."""
+    by_instant: dict[datetime, dict[str, str]] = {}
+    for at, levels in expected:
+        by_instant[at] = levels
+    changes: list[LevelChange] = []
+    current: dict[str, str] = {}
+    for at in sorted(by_instant):
+        after = by_instant[at]
+        for area in sorted(set(current) | set(after), key=area_order):
+            if current.get(area, NONE) != after.get(area, NONE):
+                changes.append(LevelChange(at, area, after.get(area, NONE)))
+        current = after
+    return changes
+
+
 def _levels(rows: Sequence[DrillRows], storm: Any) -> list[LevelChange]:
-    """Per-area level changes from the ``levels_changed`` audit rows, in time order."""
+    """Per-area level changes from the ``levels_changed`` audit rows, in time order: the
+    levels the response acted on (with the HQ's decisions, the effective ones)."""
     changes: list[LevelChange] = []
     current: dict[str, str] = {}
     for response in rows:
@@ -325,16 +427,49 @@ def _levels(rows: Sequence[DrillRows], storm: Any) -> list[LevelChange]:
     return changes
 
 
-def _warnings(facts: RunFacts, decisions: dict[str, str]) -> list[WarningSent]:
-    """The warnings sent, with the warnings in force per area after each."""
+def _messages(facts: RunFacts) -> list[tuple[Step | HqStep, datetime]]:
+    """Warnings and HQ decisions in the order the drill sent them: by time, then as the
+    timeline lists them (at the end: withdrawals, then cancellations)."""
+
+    def order(sent: tuple[Step | HqStep, datetime]) -> tuple[datetime, int, int]:
+        step, at = sent
+        index = step.event.index if step.event is not None else 1 << 30
+        return at, index, 0 if isinstance(step, HqStep) else 1
+
+    return sorted([*facts.sent, *facts.hq_sent], key=order)
+
+
+Expected = list[tuple[datetime, dict[str, str]]]
+"""Storm time and area -> level after each message the drill sent, in order."""
+
+
+def _warnings(
+    facts: RunFacts, decisions: dict[str, str]
+) -> tuple[list[WarningSent], Expected, Expected]:
+    """The warnings sent, with the warnings in force per area after each and the levels the
+    plan gives then; and after every message (warnings and HQ decisions) the levels the plan
+    gives with the HQ's decisions sent so far (at the entry's storm time) and without them
+    (at the storm time it was sent)."""
     ledger = AlertLedger()
+    hq = HqLedger()
     out: list[WarningSent] = []
+    expected: Expected = []
+    automatic: Expected = []
     closing_ids = {s.alert_id for s in facts.script.closing}
-    for step, sent_at in facts.sent:
-        payload = json.dumps(step.document(sent_at)).encode()
-        alert = parse_alert(payload, plan=facts.plan, now=sent_at)
-        engine.replay(ledger, facts.plan, alert, sent_at)
+    for step, sent_at in _messages(facts):
+        at = step.at if step.event is not None else facts.timebase.storm(sent_at)
+        if isinstance(step, HqStep):
+            message: Alert | HqDecision = step.decision(sent_at)
+        else:
+            payload = json.dumps(step.document(sent_at)).encode()
+            message = parse_alert(payload, plan=facts.plan, now=sent_at)
+        response = engine.replay(ledger, facts.plan, message, sent_at, hq)
         assessments = assess(ledger.active(), facts.plan)
+        expected.append((at, {a: str(level) for a, level in response.levels.items()}))
+        levels_then = {a: str(x.level) for a, x in assessments.items()}
+        automatic.append((facts.timebase.storm(sent_at), levels_then))  # when it was sent
+        if isinstance(step, HqStep):
+            continue
         in_force = {
             area: {str(h.hazard): str(h.level) for h in assessment.hazards}
             for area, assessment in assessments.items()
@@ -352,34 +487,70 @@ def _warnings(facts: RunFacts, decisions: dict[str, str]) -> list[WarningSent]:
                 source="closing" if closing or step.event is None else step.event.label,
                 note=step.note,
                 in_force=in_force,
-                expected_levels={a: str(x.level) for a, x in assessments.items()},
+                expected_levels=expected[-1][1],
             )
         )
-    return out
+    return out, expected, automatic
 
 
-def _lagging(warnings: Sequence[WarningSent], levels: Sequence[LevelChange]) -> list[str]:
+def _with_decisions(
+    facts: RunFacts, rows: Sequence[DrillRows], effective: Sequence[LevelChange]
+) -> WithDecisions:
+    """The HQ decisions replayed, what the response made of each, and the effective levels
+    beside the HQ's."""
+    logged: dict[str, tuple[str, str]] = {}
+    for response in rows:
+        for entry in response.hq_decisions:
+            detail = entry.detail
+            key = str(detail.get("decision_id", ""))
+            logged.setdefault(key, (str(detail["outcome"]), str(detail.get("outcome_reason", ""))))
+    decisions = []
+    for step, sent_at in facts.hq_sent:
+        outcome, reason = logged.get(step.decision_id, ("not recorded", ""))
+        closing = step.event is None
+        decisions.append(
+            DecisionSent(
+                at=facts.timebase.storm(sent_at) if closing else step.at,
+                decision_id=step.decision_id,
+                kind=str(step.kind),
+                level=step.level,
+                areas=step.areas,
+                references=step.references,
+                outcome=outcome,
+                reason=reason,
+                source="closing" if step.event is None else step.event.label,
+            )
+        )
+    drill_end = facts.timebase.storm(facts.stopped_at)
+    comparison = compare_history(facts.script.historical, effective, drill_end)
+    return WithDecisions(tuple(decisions), tuple(effective), tuple(comparison), _counts(comparison))
+
+
+def _lagging(
+    expected: Sequence[tuple[datetime, dict[str, str]]], levels: Sequence[LevelChange]
+) -> list[str]:
     """Storm instants after which the response did not show the plan's levels in time.
 
-    The response must reach, before the next instant's warnings, the levels the plan gives for
-    everything sent so far. It cannot when the services fall behind the storm clock (too high
-    a ``--speed``); with ``--fast`` the drill waits for it, so this also catches defects.
+    The response must reach, before the next instant's warnings (or HQ decisions), the levels
+    the plan gives for everything sent so far (``expected``: storm time and levels after each
+    message, in order). It cannot when the services fall behind the storm clock (too high a
+    ``--speed``); with ``--fast`` the drill waits for it, so this also catches defects.
     """
     out = []
-    instants = sorted({w.at for w in warnings})
+    instants = sorted({at for at, _ in expected})
     for index, instant in enumerate(instants):
         settled = instants[index + 1] if index + 1 < len(instants) else None
         if settled is None:
             continue
-        want = [w for w in warnings if w.at == instant][-1].expected_levels
+        want = [levels_then for at, levels_then in expected if at == instant][-1]
         areas = set(want) | {c.area for c in levels}
         shown = {a: _level_at(_series(levels, a), settled) for a in areas}
-        expected = {a: want.get(a, NONE) for a in areas}
-        if shown != expected:
-            wrong = sorted(a for a in areas if shown[a] != expected[a])
-            detail = ", ".join(f"{a} {shown[a]} (plan: {expected[a]})" for a in wrong[:4])
+        plan = {a: want.get(a, NONE) for a in areas}
+        if shown != plan:
+            wrong = sorted(a for a in areas if shown[a] != plan[a])
+            detail = ", ".join(f"{a} {shown[a]} (plan: {plan[a]})" for a in wrong[:4])
             out.append(
-                f"after the warnings of {instant.isoformat()} the response had not reached the "
+                f"after the messages of {instant.isoformat()} the response had not reached the "
                 f"plan's levels by {settled.isoformat()}: {detail}"
                 + (f" and {len(wrong) - 4} more" if len(wrong) > 4 else "")
                 + "; the services fell behind the storm clock (try a lower --speed)"
@@ -544,12 +715,13 @@ def _counts(comparison: Sequence[Comparison]) -> dict[str, int]:
     return {verdict: counts[verdict] for verdict in ("agreement", "early", "late", "missing")}
 
 
-def _timeline_rows(script: DrillScript) -> list[dict[str, Any]]:
+def _timeline_rows(script: DrillScript, *, with_hq: bool = False) -> list[dict[str, Any]]:
     """Every entry of the timeline, for the report's storm table."""
     skipped: dict[int, list[str]] = defaultdict(list)
     for skip in script.skipped:
         skipped[skip.event.index].append(skip.reason)
     sent = {s.event.index: s for s in script.steps if s.event is not None}
+    declared = {d.event.index: d for d in script.hq_steps if d.event is not None}
     rows: list[dict[str, Any]] = []
     for event in script.timeline.events:
         step = sent.get(event.index)
@@ -557,6 +729,8 @@ def _timeline_rows(script: DrillScript) -> list[dict[str, Any]]:
             replay = f"{step.kind} {step.hazard} {step.level} ({', '.join(step.areas)})"
             if step.note:
                 replay += f"; {step.note}"
+        elif event.kind.value == "response" and with_hq and event.index in declared:
+            replay = f"historical HQ level, compared; replayed as {declared[event.index].summary}"
         elif event.kind.value == "response":
             replay = "historical HQ level (compared, not replayed)"
         elif skipped.get(event.index):

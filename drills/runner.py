@@ -6,6 +6,10 @@ against it, so a three-day storm replays in seconds of wall time. ``--speed N``
 (:func:`run_speed`) uses the configured services and the running worker, N storm minutes per
 real minute, with every plan timer divided by N.
 
+With ``with_hq_decisions`` the HQ's recorded decisions (the timeline's ``response`` entries)
+are replayed beside the warnings, as HQ decisions through the same intake
+(:func:`alerts.hq.parse_decision`, then :func:`workflows.starters.declare`).
+
 Either way the drill has a region of its own (``<region>-<storm>-<run id>``), hence its own
 workflow id ``drill-<region>-<storm>-<run id>``, writes only to ``tidegate.drill.*`` topics
 (the response runs as a drill because every alert has status ``exercise``), and leaves live
@@ -31,17 +35,19 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from alerts.hq import parse_decision
 from alerts.intake import parse_alert
 from config.kafka import client_options
 from config.settings import Settings
 from drills.agencies import Profiles, load_profiles
 from drills.clock import Agenda, Clock, RealClock, Timebase
 from drills.desk import Desk, KafkaResponder, Responder, SignalResponder
-from drills.mapping import DrillScript, Step, map_timeline
+from drills.mapping import HQ_NAME, DrillScript, HqStep, Step, map_timeline
 from drills.results import DrillResult, RunFacts, build_result
 from drills.skipping import VirtualClock
-from drills.timeline import Timeline
+from drills.timeline import Event, Timeline
 from plans import engine
+from plans.hq import HqLedger
 from plans.ledger import AlertLedger
 from plans.lifecycle import task_workflow_id
 from plans.loader import load_plan
@@ -55,7 +61,7 @@ from runtime.ops import (
 from runtime.services import Runtime
 from runtime.wiring import build_worker
 from store.drills import drill_responses, drill_rows, drill_state, end_drill, open_task_ids
-from workflows.starters import response_workflow_id, submit
+from workflows.starters import declare, response_workflow_id, submit
 from workflows.types import OPEN_STATES
 
 if TYPE_CHECKING:
@@ -83,6 +89,8 @@ class DrillOptions:
     """Storm minutes after that during which agencies may still answer; then the drill stops."""
     settle_seconds: float = 30.0
     """``--fast``: how long (wall time) to wait for a warning's dispatch to reach the desk."""
+    with_hq_decisions: bool = False
+    """Replay the HQ's recorded decisions beside the warnings (``--with-hq-decisions``)."""
 
     @property
     def time_scale(self) -> float:
@@ -100,6 +108,15 @@ class SentWarning:
 
 
 @dataclass
+class SentDecision:
+    """One HQ decision the drill sent, with when (service time) and what the plan expected."""
+
+    step: HqStep
+    sent_at: datetime
+    expected_levels: dict[str, str]
+
+
+@dataclass
 class DrillRun:
     """What a drill did; :mod:`drills.results` turns it and the database rows into figures."""
 
@@ -112,6 +129,8 @@ class DrillRun:
     response_ids: list[str] = field(default_factory=list)
     """The drill's responses (one, unless the storm fell quiet and warned again)."""
     sent: list[SentWarning] = field(default_factory=list)
+    hq_sent: list[SentDecision] = field(default_factory=list)
+    """The HQ decisions sent (``with_hq_decisions``), closing withdrawals included."""
     stopped_at: datetime | None = None
     """Service time at which the drill stopped."""
     wall_seconds: float = 0.0
@@ -135,6 +154,8 @@ class Progress:
     levels: dict[str, str] = field(default_factory=dict)
     warnings_sent: int = 0
     warnings_total: int = 0
+    hq_sent: int = 0
+    hq_total: int = 0
     tasks: int = 0
     acknowledged: int = 0
     completed: int = 0
@@ -279,7 +300,12 @@ class _Driver:
         self.responder = responder
         self.agenda = Agenda(clock, on_tick=self._tick)
         self.ledger = AlertLedger()
-        self.progress = Progress(warnings_total=len(run.script.steps))
+        self.hq: HqLedger | None = HqLedger() if run.options.with_hq_decisions else None
+        """The HQ's ledger as the response keeps it, when the drill replays the HQ."""
+        self.progress = Progress(
+            warnings_total=len(run.script.steps),
+            hq_total=len(run.script.hq_steps) if self.hq is not None else 0,
+        )
         self.desk: Desk | None = None
         self.observe: Observer | None = None
         self.on_closing: Callable[[str], None] | None = None
@@ -307,13 +333,24 @@ class _Driver:
                 on_closing=self.on_closing,
             )
         )
-        timebase, options = run.timebase, run.options
-        closing_at = run.script.timeline.end + timedelta(minutes=options.cooldown_minutes)
-        offsets = send_offsets([step.at for step in run.script.steps] + [closing_at])
-        for step in run.script.steps:
-            self.agenda.at(timebase.service(step.at + offsets[step.at]), self._sender(step))
-        for step in run.script.closing:
-            moment = timebase.service(closing_at + offsets[closing_at])
+        timebase, options, script = run.timebase, run.options, run.script
+        closing_at = script.timeline.end + timedelta(minutes=options.cooldown_minutes)
+        decisions = script.hq_steps if self.hq is not None else ()
+        withdrawals = script.hq_closing if self.hq is not None else ()
+        moments = [s.at for s in script.steps] + [d.at for d in decisions] + [closing_at]
+        offsets = send_offsets(moments)
+        # Entries of one storm instant go in the timeline's order: a warning and the HQ's
+        # start at the same minute arrive as the file lists them.
+        timed = [(s.at, _index(s.event), self._sender(s)) for s in script.steps]
+        timed += [(d.at, _index(d.event), self._hq_sender(d)) for d in decisions]
+        for at, _, action in sorted(timed, key=lambda entry: entry[:2]):
+            self.agenda.at(timebase.service(at + offsets[at]), action)
+        # At the end the HQ's declarations go first: a hold lifted after the signals would
+        # name its hazards once more and dispatch their tasks again for nothing.
+        moment = timebase.service(closing_at + offsets[closing_at])
+        for decision in withdrawals:
+            self.agenda.at(moment, self._hq_sender(decision, closing=True))
+        for step in script.closing:
             self.agenda.at(moment, self._sender(step, closing=True))
         stop = timebase.service(closing_at + timedelta(minutes=options.tail_minutes))
         self.progress.phase = "replaying"
@@ -360,13 +397,49 @@ class _Driver:
             alert,
             time_scale=run.options.time_scale,
         )
-        expected = engine.replay(self.ledger, run.plan, alert, sent_at)
+        expected = engine.replay(self.ledger, run.plan, alert, sent_at, self.hq)
         levels = {area: str(level) for area, level in expected.levels.items()}
         run.sent.append(SentWarning(step, sent_at, levels))
         self.progress.warnings_sent += 0 if closing else 1
+        await self._after(levels, {t.id for t in expected.tasks}, closing)
+
+    def _hq_sender(self, step: HqStep, *, closing: bool = False) -> Callable[[], Any]:
+        async def send() -> None:
+            await self._send_hq(step, closing)
+
+        return send
+
+    async def _send_hq(self, step: HqStep, closing: bool) -> None:
+        """Replay one HQ decision as the HQ's channels deliver it, to the drill's response."""
+        run = self.run
+        assert self.hq is not None
+        sent_at = await self.clock.now()
+        decision = parse_decision(
+            json.dumps(step.document(sent_at)).encode(),
+            run.plan,
+            decided_by=HQ_NAME,
+            now=sent_at,  # service time, as for warnings
+        )
+        await declare(
+            self.client,
+            self.settings.task_queue,
+            run.region,
+            run.plan,
+            decision,
+            drill=True,
+            time_scale=run.options.time_scale,
+        )
+        expected = engine.replay(self.ledger, run.plan, decision, sent_at, self.hq)
+        levels = {area: str(level) for area, level in expected.levels.items()}
+        run.hq_sent.append(SentDecision(step, sent_at, levels))
+        self.progress.hq_sent += 0 if closing else 1
+        await self._after(levels, {t.id for t in expected.tasks}, closing)
+
+    async def _after(self, levels: dict[str, str], tasks: set[str], closing: bool) -> None:
+        """After a message: show the plan's levels, and with ``--fast`` wait for them."""
         self.progress.levels = levels
-        if run.options.fast:
-            await self._settle(levels, {t.id for t in expected.tasks})
+        if self.run.options.fast:
+            await self._settle(levels, tasks)
         self._report_progress("closing" if closing else "replaying")
 
     async def _settle(self, levels: dict[str, str], tasks: set[str]) -> None:
@@ -409,6 +482,11 @@ class _Driver:
         progress.silent = len(stats.silent)
         if self.observe is not None:
             self.observe(progress)
+
+
+def _index(event: Event | None) -> int:
+    """Where an entry stands in its timeline (closing messages come after every entry)."""
+    return event.index if event is not None else 1 << 30
 
 
 async def _finish(
@@ -464,5 +542,7 @@ async def result_of(run: DrillRun, settings: Settings) -> DrillResult:
         stopped_at=run.stopped_at or run.timebase.service_start,
         sent=tuple((sent.step, sent.sent_at) for sent in run.sent),
         anomalies=tuple(run.anomalies),
+        hq_sent=tuple((sent.step, sent.sent_at) for sent in run.hq_sent),
+        with_hq_decisions=run.options.with_hq_decisions,
     )
     return build_result(facts, rows)

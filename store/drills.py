@@ -1,8 +1,8 @@
 """Read side for drill reports, and the one write a drill makes itself: ending its response.
 
-Everything a drill reports comes from the rows its response wrote (levels in the audit log,
-tasks, task events, escalations, warnings), selected by the drill's response id. Timestamps are
-service time: virtual time for ``--fast`` drills.
+Everything a drill reports comes from the rows its response wrote (levels and HQ decisions in
+the audit log, tasks, task events, escalations, warnings), selected by the drill's response id.
+Timestamps are service time: virtual time for ``--fast`` drills.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class DrillRows:
     events: Sequence[TaskEventRecord]
     """Task transitions, oldest first."""
     escalations: Sequence[EscalationRecord]
+    hq_decisions: Sequence[AuditRecord] = ()
+    """``hq_decision`` audit rows (each HQ decision and its outcome), oldest first."""
 
 
 def utc(moment: datetime) -> datetime:
@@ -96,6 +98,11 @@ async def drill_rows(session: AsyncSession, response_id: str) -> DrillRows:
         .where(EscalationRecord.response_id == response_id)
         .order_by(EscalationRecord.at)
     )
+    hq = await session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.response_id == response_id, AuditRecord.action == "hq_decision")
+        .order_by(AuditRecord.id)
+    )
     return DrillRows(
         response=response,
         levels=levels.all(),
@@ -103,6 +110,7 @@ async def drill_rows(session: AsyncSession, response_id: str) -> DrillRows:
         tasks=tasks,
         events=events.all(),
         escalations=escalations.all(),
+        hq_decisions=hq.all(),
     )
 
 
