@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from plans.lifecycle import OPEN_STATES, UNANSWERED_STATES, TaskState
 from store.models import (
@@ -125,34 +125,33 @@ class ResponseBoard:
     answering: bool | None = None
     """True: the workflow answered; False: it did not; None: closed, not asked."""
     in_force: list[InForce] | None = None
-    tasks: list[TaskLine] = field(default_factory=list)
+    attention_tasks: list[TaskLine] = field(default_factory=list)
+    """The overdue and escalated tasks only: the board never loads every task."""
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Agency to state to number of tasks, counted by the database."""
 
     @property
     def attention(self) -> list[TaskLine]:
         """Overdue and escalated tasks, the longest escalated or most overdue first."""
-        found = [t for t in self.tasks if t.attention]
         return sorted(
-            found, key=lambda t: (-(t.escalation.steps if t.escalation else 0), t.deadline_at)
+            self.attention_tasks,
+            key=lambda t: (-(t.escalation.steps if t.escalation else 0), t.deadline_at),
         )
 
     @property
     def agencies(self) -> list[AgencyCounts]:
         """Counts per agency, agencies with overdue or escalated tasks first."""
-        by_agency: dict[str, list[TaskLine]] = defaultdict(list)
-        for task in self.tasks:
-            by_agency[task.agency].append(task)
-        rows = []
-        for agency, tasks in by_agency.items():
-            states = Counter(t.state for t in tasks)
-            rows.append(
-                AgencyCounts(
-                    agency,
-                    len(tasks),
-                    sum(1 for t in tasks if t.is_open),
-                    {s: states.get(s, 0) for s in STATE_ORDER},
-                    sum(1 for t in tasks if t.attention),
-                )
+        flagged = Counter(t.agency for t in self.attention_tasks)
+        rows = [
+            AgencyCounts(
+                agency,
+                sum(states.values()),
+                sum(n for state, n in states.items() if state in OPEN_STATES),
+                {s: states.get(s, 0) for s in STATE_ORDER},
+                flagged[agency],
             )
+            for agency, states in self.counts.items()
+        ]
         return sorted(rows, key=lambda r: (-r.attention, -r.open, r.agency))
 
 
@@ -224,14 +223,7 @@ async def gather(
             .where(ResponseRecord.status != "closed", ResponseRecord.drill.is_(False))
             .order_by(ResponseRecord.started_at.desc())
         )
-        boards = []
-        for response in responses.all():
-            tasks = await session.execute(
-                select(*TASK_COLUMNS)  # plain rows: no ORM objects for thousands of tasks
-                .where(TaskRecord.response_id == response.id)
-                .order_by(TaskRecord.agency, TaskRecord.area, TaskRecord.id)
-            )
-            boards.append(await _board(session, response, tasks.all(), now))
+        boards = [await _board(session, response, now) for response in responses.all()]
         timeline = await _timeline(session, now - WINDOW)
         refused = await _refused(session, now - WINDOW, refused_limit)
     if client is not None:
@@ -242,10 +234,29 @@ async def gather(
     return Situation(now, boards, timeline, refused)
 
 
-async def _board(
-    session: AsyncSession, response: ResponseRecord, tasks: Any, now: datetime
-) -> ResponseBoard:
-    steps = await escalation_steps(session, [response.id])
+async def _board(session: AsyncSession, response: ResponseRecord, now: datetime) -> ResponseBoard:
+    """A response's levels, its tasks counted per agency and state by the database, and only
+    its overdue and escalated tasks as rows (what the board lists), with their stages."""
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    rows = await session.execute(
+        select(TaskRecord.agency, TaskRecord.state, func.count())
+        .where(TaskRecord.response_id == response.id)
+        .group_by(TaskRecord.agency, TaskRecord.state)
+    )
+    for agency, state, number in rows:
+        counts[agency][state] = int(number)
+    flagged = await session.execute(
+        select(*TASK_COLUMNS).where(
+            TaskRecord.response_id == response.id,
+            or_(
+                TaskRecord.state.in_((TaskState.ESCALATED, TaskState.OVERDUE)),
+                and_(TaskRecord.state.in_(OPEN_STATES), TaskRecord.deadline_at <= now),
+            ),
+        )
+    )
+    tasks = flagged.all()
+    steps = await escalation_steps(session, [response.id], [t.id for t in tasks])
+    lines = [task_line(t, steps.get(t.id), now) for t in tasks]
     return ResponseBoard(
         id=response.id,
         workflow_id=response_workflow_id(response.region, response.drill),
@@ -253,7 +264,8 @@ async def _board(
         plan=f"{response.plan_id}@{response.plan_version}",
         started_at=response.started_at,
         levels={str(a): str(v) for a, v in response.levels.items()},
-        tasks=[task_line(t, steps.get(t.id), now) for t in tasks],
+        attention_tasks=[line for line in lines if line.attention],
+        counts=dict(counts),
     )
 
 
@@ -292,24 +304,26 @@ def task_line(task: Any, step: Step | None, now: datetime) -> TaskLine:
     )
 
 
-async def escalation_steps(session: AsyncSession, response_ids: list[str]) -> dict[str, Step]:
-    """Task id to its last escalation step (with the number of steps), for these responses."""
-    if not response_ids:
+async def escalation_steps(
+    session: AsyncSession, response_ids: list[str], task_ids: list[str] | None = None
+) -> dict[str, Step]:
+    """Task id to its last escalation step (with the number of steps), for these responses
+    (and only these tasks, if given)."""
+    if not response_ids or task_ids == []:
         return {}
-    rows = await session.execute(
-        select(
-            EscalationRecord.task_id,
-            EscalationRecord.kind,
-            EscalationRecord.to,
-            EscalationRecord.at,
-        )
-        .where(EscalationRecord.response_id.in_(response_ids))
-        .order_by(EscalationRecord.at, EscalationRecord.key)
-    )
+    query = select(
+        EscalationRecord.task_id, EscalationRecord.kind, EscalationRecord.to, EscalationRecord.at
+    ).where(EscalationRecord.response_id.in_(response_ids))
+    chunks: list[list[str] | None] = [None]
+    if task_ids is not None:
+        chunks = [task_ids[i : i + 500] for i in range(0, len(task_ids), 500)]
     found: dict[str, Step] = {}
-    for task_id, kind, to, at in rows:
-        previous = found.get(task_id)
-        found[task_id] = Step((previous.steps if previous else 0) + 1, kind, to, at)
+    for chunk in chunks:
+        chosen = query if chunk is None else query.where(EscalationRecord.task_id.in_(chunk))
+        rows = await session.execute(chosen.order_by(EscalationRecord.at, EscalationRecord.key))
+        for task_id, kind, to, at in rows:
+            previous = found.get(task_id)
+            found[task_id] = Step((previous.steps if previous else 0) + 1, kind, to, at)
     return found
 
 
