@@ -83,8 +83,9 @@ class World:
 
 
 @pytest_asyncio.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'console.db'}"
+async def world(tmp_path: Path, database_url: str) -> AsyncIterator[World]:
+    """The console over seeded rows, on SQLite and on PostgreSQL."""
+    url = database_url
     await upgrade_async(url)
     engine = create_engine(url)
     sessions = session_maker(engine)
