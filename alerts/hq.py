@@ -299,7 +299,7 @@ def hq_note(
         detail |= {"outcome": report.outcome, "workflow_id": report.workflow_id}
     if reason:
         detail["reason"] = reason[:500]
-    target = decision.id if decision is not None else ""
+    target = f"hq:{decision.id}" if decision is not None else ""  # as ``tidegate hq`` names it
     return Note(actor, AUDIT_ACTION, target, outcome, source, detail, key)
 
 

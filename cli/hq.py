@@ -25,6 +25,8 @@ import typer
 from access import audit
 from access.audit import authorize_audited
 from access.matrix import Permission
+from alerts.errors import AlertRejected
+from alerts.hq import in_force, withdrawn_areas
 from cli.exit import ExitCode
 from cli.identity import NOT_ALLOWED, TOKEN, acting, cli_source
 from config.errors import ConfigError
@@ -109,9 +111,16 @@ def _send(region: str, decision: HqDecision, token: str, as_json: bool) -> NoRet
             raise Refused(wrong)
         who = await acting(rt, token, f"hq {decision.kind}", Permission.HQ_DECIDE)
         target = f"hq:{decision.id}"
+        areas = decision.areas
+        if decision.kind is HqKind.WITHDRAW:  # what it gives back: a district's, or the city's
+            declared = (await in_force(rt.sessions, region)).declarations
+            try:
+                areas = withdrawn_areas(decision, declared)
+            except AlertRejected as exc:
+                raise Refused(str(exc)) from None
         await authorize_audited(
             rt.sessions, who, Permission.HQ_DECIDE, target=target, source=cli_source(),
-            districts=decision.areas or None,
+            districts=areas or None,
         )  # fmt: skip
         signed = HqDecision(**{**vars(decision), "decided_by": decision.decided_by or who.name})
         client = await rt.temporal()

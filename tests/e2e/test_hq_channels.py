@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from access.matrix import Role
+from cli.exit import ExitCode
 from config.kafka import client_options
 from config.settings import Settings
 from devstack._proc import free_ports
@@ -33,9 +34,8 @@ from plans.warning import Alert, Kind, Status
 from runtime.ops import HQ_USER, agency_user, ensure_access
 from store.db import create_engine, session_maker
 from store.models import AuditEntryRecord, AuditRecord
-from tests.e2e.harness import collect, eventually, prepare, running_worker
+from tests.e2e.harness import collect, eventually, prepare, run_tidegate, running_worker, token_of
 from tests.e2e.intake import PLAN, ago, read, rejections, tasks_for
-from tests.e2e.test_hq_decisions import token_of
 from tests.e2e.test_intake_http import running_api
 from workflows.response import ResponseWorkflow
 from workflows.starters import response_workflow_id, submit
@@ -86,9 +86,9 @@ async def test_http_decides_refuses_and_lists(
     api_settings: Settings, sessions: async_sessionmaker[AsyncSession], temporal_env: Any
 ) -> None:
     s = api_settings
-    officer = await token_of(sessions, "duty-http", Role.DUTY_OFFICER)
-    observer = await token_of(sessions, "watch-http", Role.OBSERVER)
-    minhang = await token_of(sessions, "mh-http", Role.DISTRICT_OFFICER, "minhang")
+    officer = await token_of(s, Role.DUTY_OFFICER, name="duty-http")
+    observer = await token_of(s, Role.OBSERVER, name="watch-http")
+    minhang = await token_of(s, Role.DISTRICT_OFFICER, district="minhang", name="mh-http")
     async with running_worker(s), running_api(s) as http:
         tide = Alert(
             id="tide-http", sender="上海中心气象台", sent=ago(), status=Status.ACTUAL,
@@ -146,6 +146,16 @@ async def test_http_decides_refuses_and_lists(
         take_back = decision("wd-1", "withdraw", references=["hold-http"])
         refused = await http.post("/hq/decisions", content=take_back, headers=bearer(minhang))
         assert refused.status_code == 403 and "citywide" in refused.json()["detail"]
+        # The command line counts a withdraw's areas the same way.
+        cli = await run_tidegate(s, "hq", "withdraw", "hold-http", "--json", token=minhang)
+        assert cli.returncode == ExitCode.FORBIDDEN, cli.stderr
+        assert "citywide" in json.loads(cli.stdout)["detail"]
+        cli = await run_tidegate(s, "hq", "withdraw", "not-in-force", "--json", token=officer)
+        assert cli.returncode == ExitCode.REJECTED, cli.stderr
+        assert (
+            json.loads(cli.stdout)["detail"]
+            == "references: no declaration 'not-in-force' is in force"
+        )
 
         async def listed_with_minhang_at_one() -> dict[str, Any] | None:
             listed = await http.get("/hq/decisions", headers=bearer(observer))
@@ -178,11 +188,12 @@ async def test_http_decides_refuses_and_lists(
     ]
     audited = [(e.actor, e.target, e.outcome) for e in await trail(sessions, "hq.decision")]
     assert audited.count(("duty-http", "", "failed")) == 8  # 6 invalid, not JSON, not JSON type
-    assert ("duty-http", "hold-http", "ok") in audited and ("mh-http", "raise-mh", "ok") in audited
-    assert ("duty-http", "wd-2", "failed") in audited
+    assert ("duty-http", "hq:hold-http", "ok") in audited
+    assert ("mh-http", "hq:raise-mh", "ok") in audited
+    assert ("duty-http", "hq:wd-2", "failed") in audited
     refusals = [(e.actor, e.detail["permission"]) for e in await trail(sessions, "refused")]
     assert refusals.count(("watch-http", "hq.decide")) == 1
-    assert refusals.count(("mh-http", "hq.decide")) == 2
+    assert refusals.count(("mh-http", "hq.decide")) == 3  # two over HTTP, one from the CLI
     refused_rows = [r for r in await rejections(s) if r.channel == "http:/hq/decisions"]
     assert len(refused_rows) == 8
 
@@ -248,7 +259,7 @@ async def test_kafka_applies_dead_letters_and_drops_duplicates(
                 await agency.stop()
 
         audited = [(e.actor, e.target, e.outcome) for e in await trail(sessions, "hq.decision")]
-        assert audited.count((f"kafka:{topic}", "hq-1", "ok")) == 2
+        assert audited.count((f"kafka:{topic}", "hq:hq-1", "ok")) == 2
         assert (f"kafka:{topic}", "", "failed") in audited
     finally:
         await engine.dispose()
