@@ -306,3 +306,39 @@ async def test_a_warning_that_cannot_be_handed_on_says_it_was_not_sent(world: Wo
     page = await world.http.post("/warnings/submit", data=form, headers=BEARER)
     assert page.status_code == 503
     assert "not sent" in page.text and 'value="jinshan" checked' in page.text
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(one: str, two: str) -> float:
+    high, low = sorted((_luminance(one), _luminance(two)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_level_colours_keep_their_text_readable() -> None:
+    """WCAG AA (4.5:1) for the text on every level colour, and muted text on the page."""
+    css = (Path(console.HERE) / "static" / "console.css").read_text()
+    var = dict(re.findall(r"--([a-z]+):\s*(#[0-9a-f]{6})", css))
+    pairs = {"lvl-iv": "iv", "lvl-iii": "iii", "lvl-ii": "ii", "lvl-i": "i", "lvl-none": "none"}
+    for css_class, name in pairs.items():
+        text = re.search(rf"\.{css_class} {{ background: var\(--{name}\); color: (#[0-9a-f]+)", css)
+        assert text is not None, css_class
+        colour = text.group(1) if len(text.group(1)) == 7 else "#" + text.group(1)[1] * 6
+        assert _contrast(var[name], colour) >= 4.5, (css_class, var[name], colour)
+    assert _contrast(var["muted"], var["bg"]) >= 4.5
+    assert _contrast(var["accent"], "#ffffff") >= 4.5
+
+
+async def test_plan_comparison_of_a_plan_with_itself(world: World) -> None:
+    form = {"storm": "2015-chan-hom", "plan_a": str(world.settings.plan_path),
+            "plan_b": str(world.settings.plan_path)}  # fmt: skip
+    page = await world.http.post("/drills/compare", data=form, headers=BEARER)
+    assert page.status_code == 200
+    assert "两个预案在此风暴的每一步都相同" in page.text
+    form["plan_b"] = "/nowhere"
+    missing = await world.http.post("/drills/compare", data=form, headers=BEARER)
+    assert missing.status_code == 422 and 'id="drill-error"' in missing.text

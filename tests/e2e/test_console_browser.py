@@ -55,6 +55,20 @@ def console_settings(e2e_settings: Settings) -> Settings:
     )
 
 
+UNLABELLED = """() => [...document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea, button')].filter(el =>
+    !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+    && !(el.tagName === 'BUTTON' && el.textContent.trim())).map(el => el.outerHTML)"""
+"""Every control a keyboard or a screen reader reaches has a name."""
+
+
+async def accessible(page: Page) -> None:
+    """Every control is labelled, and the first Tab reaches "skip to content"."""
+    assert await page.evaluate(UNLABELLED) == []
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("() => document.activeElement.className") == "skip"
+
+
 async def tile_level(page: Page, district: str) -> str | None:
     return await page.get_attribute(f'#board [data-district="{district}"]', "data-level")
 
@@ -82,6 +96,7 @@ async def test_issue_from_the_form_watch_the_board_answer_from_the_desk(
         # The warning form: preview (the plan's answer, nothing sent), then issue.
         form = await officer.new_page()
         await form.goto("/warnings")
+        await accessible(form)
         await form.select_option("#hazard", "rainstorm")
         await form.select_option("#level", "blue")
         await form.get_by_label("浦东新区").check()
@@ -164,6 +179,7 @@ async def test_issue_from_the_form_watch_the_board_answer_from_the_desk(
         await phone.fill("input[name=password]", desk_password)
         await phone.click("form[action='/login'] button")
         await expect(phone.locator("#desk-tasks")).to_be_visible()
+        await accessible(phone)
         await expect(phone.locator("#live")).to_have_class("live ok")
         first = phone.locator("#desk-tasks > li").first
         await expect(first.locator("button.ack")).to_be_visible()
