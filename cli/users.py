@@ -20,6 +20,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
 import typer
@@ -174,30 +175,76 @@ BOOTSTRAP_NAME = "admin"
 @users.command("bootstrap")
 def bootstrap(
     url: str = typer.Option("http://127.0.0.1:8080", help="Where the console is served."),
+    dev_accounts: Path | None = typer.Option(
+        None,
+        "--dev-accounts",
+        help="Development stacks only: also create a duty officer 'duty' and a desk "
+        "'desk-<agency>' per agency, sharing one password kept in this file (0600).",
+    ),
 ) -> None:
     """Create the first admin if there is no admin yet (idempotent); print how to log in."""
+    dev_secret = _dev_password(dev_accounts) if dev_accounts is not None else None
 
-    async def go(rt: Runtime) -> str | None:
+    async def go(rt: Runtime) -> tuple[str | None, list[str]]:
         existing = await accounts.list_accounts(rt.sessions)
-        if any(a.role == Role.ADMIN.value for a in existing):
-            return None
-        secret = random_password()
-        await accounts.add_account(
-            rt.sessions, BOOTSTRAP_NAME, Role.ADMIN, catalogue=catalogue_of(rt),
-            actor=operator(), source=cli_source(), password=secret,
-        )  # fmt: skip
-        return secret
+        secret = None
+        if not any(a.role == Role.ADMIN.value for a in existing):
+            secret = random_password()
+            await accounts.add_account(
+                rt.sessions, BOOTSTRAP_NAME, Role.ADMIN, catalogue=catalogue_of(rt),
+                actor=operator(), source=cli_source(), password=secret,
+            )  # fmt: skip
+        made: list[str] = []
+        if dev_secret is not None:
+            made = await _dev_accounts(rt, {a.name for a in existing}, dev_secret)
+        return secret, made
 
-    secret = _run(go)
+    secret, made = _run(go)
     if secret is None:
         typer.echo("an admin account exists already (tidegate users list)", err=True)
-        return
-    typer.echo(
-        f"first admin created: name {BOOTSTRAP_NAME!r}, password (shown once): {secret}\n"
-        f"  sign in at {url}/login, or add people: tidegate users add NAME --role duty_officer\n"
-        "  lost it? tidegate users password admin",
-        err=True,
-    )
+    else:
+        typer.echo(
+            f"first admin created: name {BOOTSTRAP_NAME!r}, password (shown once): {secret}\n"
+            f"  sign in at {url}/login, or add people: "
+            "tidegate users add NAME --role duty_officer\n"
+            "  lost it? tidegate users password admin",
+            err=True,
+        )
+    if dev_accounts is not None:
+        typer.echo(
+            f"development accounts{' created' if made else ''}: 'duty' (duty officer) and "
+            f"'desk-<agency>' (agency desks, e.g. desk-drainage); their password is in "
+            f"{dev_accounts}",
+            err=True,
+        )
+
+
+def _dev_password(path: Path) -> str:
+    """The development accounts' password: generated once, kept in ``path`` (0600)."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    secret = random_password()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(secret + "\n", encoding="utf-8")
+    return secret
+
+
+async def _dev_accounts(rt: Runtime, existing: set[str], secret: str) -> list[str]:
+    """A duty officer and one desk per agency with one password, for a development stack."""
+    wanted = [("duty", Role.DUTY_OFFICER, None)] + [
+        (f"desk-{a.id}", Role.AGENCY_DESK, a.id) for a in rt.plan.agencies
+    ]
+    made = []
+    for name, role, agency in wanted:
+        if name in existing:
+            continue
+        await accounts.add_account(
+            rt.sessions, name, role, catalogue=catalogue_of(rt), actor=operator(),
+            source=cli_source(), agency=agency, password=secret,
+        )  # fmt: skip
+        made.append(name)
+    return made
 
 
 # -- tokens --------------------------------------------------------------------------------

@@ -215,7 +215,11 @@ def ensure_first_admin(settings: Settings) -> None:
     host = "127.0.0.1" if settings.http_host in ("", "0.0.0.0", "::") else settings.http_host
     host = f"[{host}]" if ":" in host else host
     url = f"http://{host}:{settings.http_port}"
-    command = [sys.executable, "-m", "cli.main", "users", "bootstrap", "--url", url]
+    accounts_file = settings.data_dir / "dev-accounts.txt"
+    command = [
+        sys.executable, "-m", "cli.main", "users", "bootstrap", "--url", url,
+        "--dev-accounts", str(accounts_file),
+    ]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, stdin=subprocess.DEVNULL, check=False)
     if result.returncode != 0:
         raise DevstackError(

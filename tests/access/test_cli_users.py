@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,6 +38,24 @@ async def test_bootstrap_creates_one_admin_once(sessions: Sessions, cli_env: Non
     assert [a.name for a in admins] == ["admin"]
     login = await accounts.password_login(sessions, "admin", password, source="t")
     assert login.principal is not None and login.principal.role is Role.ADMIN
+
+
+async def test_a_development_stack_gets_a_duty_officer_and_a_desk_per_agency(
+    sessions: Sessions, cli_env: None, tmp_path: Path
+) -> None:
+    """What `make run` calls: sign in as `duty` to issue, as `desk-<agency>` to answer."""
+    secret_file = tmp_path / "dev-accounts.txt"
+    for _ in range(2):  # idempotent: the second run adds nothing and keeps the password
+        done = await run("users", "bootstrap", "--dev-accounts", str(secret_file))
+        assert done.exit_code == 0, done.output
+    assert secret_file.stat().st_mode & 0o077 == 0
+    password = secret_file.read_text(encoding="utf-8").strip()
+    names = {a.name: a for a in await accounts.list_accounts(sessions)}
+    assert names["duty"].role == Role.DUTY_OFFICER.value
+    assert names["desk-drainage"].role == Role.AGENCY_DESK.value
+    for name in ("duty", "desk-drainage"):
+        login = await accounts.password_login(sessions, name, password, source="t")
+        assert login.principal is not None and login.principal.name == name
 
 
 async def test_users_and_tokens(sessions: Sessions, cli_env: None) -> None:
