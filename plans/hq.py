@@ -14,9 +14,10 @@ The rules (``docs/plans.md`` "HQ decisions" says the same for duty officers):
 2. For an area, the latest declaration naming it (by ``sent``) is the one in force; a
    ``withdraw`` (naming the declaration by id in ``references``) removes it. Districts with no
    declaration of their own follow a citywide one.
-3. The effective level of an area is the declared one, except that a signal at or above
-   :data:`OVERRIDE_COLOUR` (any red) always raises above a declaration: the automatic level
-   wins when it is higher and comes from such a signal.
+3. The effective level of an area is the declared one, except where the automatic level is
+   higher and either the declaration is a ``start`` or ``raise`` (a floor: the HQ raises, it
+   does not cap) or the automatic level comes from a signal at or above
+   :data:`OVERRIDE_COLOUR` (any red raises above a ``hold``, ``lower`` or ``end`` too).
 4. A declaration may name the hazards it responds to (a response started ahead of the
    signal): they count as in force in its areas at the colour of the declared level, so the
    plan's tasks for those hazards are dispatched. Without one, tasks come from the signals in
@@ -56,6 +57,10 @@ class HqKind(StrEnum):
     HOLD = "hold"
     END = "end"
     WITHDRAW = "withdraw"
+
+
+FLOORS = (HqKind.START, HqKind.RAISE)
+"""Declarations that set a floor: signals going higher still raise the area (rule 3)."""
 
 
 class HqOutcome(StrEnum):
@@ -242,11 +247,22 @@ def _effective(auto: Assessment | None, declared: HqDecision | None) -> Assessme
     if declared.kind is HqKind.END or declared.level is None:
         return auto if override else None
     level = declared.level
-    if override and auto is not None and auto.level.rank > level.rank:
-        return auto
+    higher = auto is not None and auto.level.rank > level.rank
+    if higher and (override or declared.kind in FLOORS):
+        return _with_hazards(auto, declared)
+    return _with_hazards(auto, declared, level)
+
+
+def _with_hazards(
+    auto: Assessment | None, declared: HqDecision, level: ResponseLevel | None = None
+) -> Assessment:
+    """``auto`` at ``level`` (its own if ``None``), with the hazards the declaration names."""
+    level = level or (auto.level if auto else declared.level)
+    assert level is not None
     hazards = list(auto.hazards) if auto else []
     present = {h.hazard for h in hazards}
     hazards += [HazardLevel(h, colour_of(level)) for h in declared.hazards if h not in present]
     hazards.sort(key=lambda h: list(Hazard).index(h.hazard))
     # With no hazard in force or named, the level stands but no hazard's tasks are due.
-    return Assessment(level, auto.base if auto else level, tuple(hazards), ())
+    compound = auto.compound if auto is not None and auto.level == level else ()
+    return Assessment(level, auto.base if auto else level, tuple(hazards), compound)

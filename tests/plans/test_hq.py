@@ -144,3 +144,11 @@ def test_every_channel_refuses_the_same_malformed_decisions() -> None:
     assert problem(decision("x", HqKind.HOLD, ResponseLevel.IV, (CITYWIDE, "pudong")), DISTRICTS)
     assert problem(decision("x", HqKind.WITHDRAW, areas=()), DISTRICTS) is not None
     assert problem(decision("x", HqKind.HOLD, ResponseLevel.IV), DISTRICTS) is None
+
+
+def test_a_raise_is_a_floor_and_higher_signals_still_raise_the_area() -> None:
+    ledger = signals((Hazard.TIDE, Level.ORANGE, CITYWIDE))  # automatic II
+    _, raised = decide(ledger, decision("r1", HqKind.RAISE, ResponseLevel.III))
+    assert raised.levels[CITYWIDE] is ResponseLevel.II
+    _, held = decide(ledger, decision("h1", HqKind.HOLD, ResponseLevel.III))
+    assert held.levels[CITYWIDE] is ResponseLevel.III

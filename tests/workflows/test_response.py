@@ -317,7 +317,11 @@ async def test_an_hq_hold_stands_work_down_and_its_withdrawal_dispatches_it_agai
     )
     assert harness.handle is not None
     await harness.handle.signal(ResponseWorkflow.receive_hq, hold)
-    held = await harness.until(lambda s: s.levels.get("citywide") == "III")
+    held = await harness.until(
+        lambda s: (
+            s.levels.get("citywide") == "III" and any(v.state == "stood_down" for v in s.tasks)
+        )
+    )
     assert held.automatic["citywide"] == "II" and held.declarations == ["hold-1"]
     assert harness.stood_down(), "the level II work is stood down"
     withdraw = dataclasses.replace(
