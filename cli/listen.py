@@ -92,8 +92,18 @@ async def listen(client: Mapping[str, Any], topic: str, *, from_start: bool) -> 
         try:
             reading = asyncio.create_task(_print(consumer))
             await _watch(reading, bootstrap, topic, outage)
+        except _NOT_ALLOWED:  # refused after the start (metadata came in late): the same
+            raise _not_allowed(client, topic) from None
         finally:
             await consumer.stop()
+
+
+_NOT_ALLOWED = (TopicAuthorizationFailedError, GroupAuthorizationFailedError)
+
+
+def _not_allowed(client: Mapping[str, Any], topic: str) -> Refused:
+    user = client.get("sasl_plain_username") or "anyone"
+    return Refused(f"Kafka at {client['bootstrap_servers']} does not let {user} read {topic}")
 
 
 async def _connect(
@@ -108,11 +118,9 @@ async def _connect(
         )
         try:
             await consumer.start()
-        except (TopicAuthorizationFailedError, GroupAuthorizationFailedError):
+        except _NOT_ALLOWED:
             await consumer.stop()
-            raise Refused(
-                f"Kafka at {bootstrap} does not let {user or 'anyone'} read {topic}"
-            ) from None
+            raise _not_allowed(client, topic) from None
         except (KafkaError, OSError) as exc:
             await consumer.stop()
             if "SaslAuthenticationFailed" in outage.reason:

@@ -57,6 +57,8 @@ from workflows.starters import submit
 pytestmark = pytest.mark.e2e
 
 PLAN = load_plan()
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+"""Who may write where is Kafka's business: one database is enough."""
 
 
 @pytest.fixture
@@ -197,6 +199,7 @@ async def test_tidegate_says_why_kafka_will_not_have_it(
         await start_producer(away)
 
 
+@SQLITE_ONLY
 async def test_an_answer_on_one_agencys_topic_for_anothers_task_is_dead_lettered(
     e2e_settings: Settings, temporal_env: Any, kafka_agencies: list[str]
 ) -> None:
@@ -334,6 +337,7 @@ async def test_agency_listen_as_an_agency_is_refused_another_agencys_tasks(
     ]
 
 
+@SQLITE_ONLY
 async def test_the_worker_runs_as_a_user_that_is_no_super_user_with_the_documented_acls(
     e2e_settings: Settings, temporal_env: Any, kafka_agencies: list[str]
 ) -> None:
