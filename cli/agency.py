@@ -42,6 +42,8 @@ app = typer.Typer(help="Acknowledge, complete or decline tasks; watch an agency'
 
 BY = typer.Option("", "--by", help="Who answers (team, desk or person), after the account's name.")
 JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+COMMANDS = {"acknowledge": "ack"}
+"""The command of an answer kind, where the two differ (for the audit trail)."""
 
 
 def _send(
@@ -62,7 +64,7 @@ def _send(
         raise typer.Exit(code)
 
     async def go(rt: Runtime) -> str:
-        principal = await acting(rt, token, f"agency {kind}")
+        principal = await acting(rt, token, f"agency {COMMANDS.get(kind, kind)}")
         answer = Answer(task_id, kind, by, reason)
         await answer_as(rt.sessions, rt.answers, principal, answer, source=cli_source())
         return principal.name

@@ -37,7 +37,7 @@ from alerts.errors import AlertRejected
 from alerts.intake import parse_alert
 from alerts.services import lookup_warning, record_rejection
 from cli.alerts_offline import register as register_offline
-from cli.exit import ExitCode, database_problem
+from cli.exit import ExitCode, database_problem, unreachable_database
 from cli.identity import NOT_ALLOWED, TOKEN, acting, cli_source
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
@@ -96,6 +96,8 @@ def _acting(settings: Settings, token: str, command: str, as_json: bool) -> Prin
     except NOT_ALLOWED as exc:
         _forbidden(exc.reason, as_json)
     except Exception as exc:  # the accounts live in the database: no traceback
+        if not unreachable_database(exc):
+            raise
         _unreachable(f"cannot check the token: {database_problem(exc)}; nothing was sent", as_json)
 
 

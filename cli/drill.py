@@ -37,7 +37,7 @@ from temporalio.runtime import (
 from access.audit import auth_failure_note, authorize_audited, drill_note, write_now
 from access.matrix import Permission, Principal
 from access.terminal import Unauthenticated, scheduler_principal
-from cli.exit import ExitCode, database_problem
+from cli.exit import ExitCode, database_problem, unreachable_database
 from cli.identity import NOT_ALLOWED, TOKEN, acting, cli_source
 from cli.output import console
 from cli.output import table as make_table
@@ -201,11 +201,8 @@ def _checked(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
     except NOT_ALLOWED as exc:
         typer.echo(f"tidegate: forbidden: {exc.reason}", err=True)
         raise typer.Exit(ExitCode.FORBIDDEN) from None
-    except (OSError, TimeoutError) as exc:
-        typer.echo(f"tidegate: {database_problem(exc)}", err=True)
-        raise typer.Exit(ExitCode.UNREACHABLE) from None
     except Exception as exc:  # the driver's own errors: no traceback, and no URL
-        if exc.__class__.__module__.startswith(("sqlalchemy", "asyncpg", "aiosqlite")):
+        if unreachable_database(exc):
             typer.echo(f"tidegate: {database_problem(exc)}", err=True)
             raise typer.Exit(ExitCode.UNREACHABLE) from None
         raise

@@ -56,6 +56,12 @@ def exit_now(code: int | str | None) -> NoReturn:
     os._exit(code or 0)
 
 
+def unreachable_database(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database (or the network to it) failing, not a bug of ours."""
+    drivers = ("sqlalchemy", "asyncpg", "aiosqlite")
+    return isinstance(exc, OSError | TimeoutError) or exc.__class__.__module__.startswith(drivers)
+
+
 def database_problem(exc: BaseException) -> str:
     """Why the database could not be read, in one line, without the URL (it holds a password)."""
     kind = "timed out" if isinstance(exc, TimeoutError) else exc.__class__.__name__

@@ -23,7 +23,7 @@ from temporalio.service import RPCError
 
 from access.audit import plan_note, write_now
 from access.matrix import Permission
-from cli.exit import ExitCode
+from cli.exit import ExitCode, database_problem, unreachable_database
 from cli.identity import NOT_ALLOWED, Token, acting, cli_source
 from config.settings import load_settings
 from plans.catalogue import read_areas
@@ -406,4 +406,9 @@ def apply(
     except (WorkflowUpdateFailedError, RPCError) as exc:
         cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else exc
         _fail(f"plan not applied: {cause}")
+    except Exception as exc:  # the accounts live in the database: no traceback
+        if not unreachable_database(exc):
+            raise
+        _err.print(f"{escape(database_problem(exc))}; the plan was not applied")
+        raise typer.Exit(ExitCode.UNREACHABLE) from None
     typer.echo(f"{workflow_id} now runs plan {plan.plan_id} {version}")

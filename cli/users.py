@@ -28,7 +28,7 @@ import typer
 from access import accounts
 from access.credentials import random_password
 from access.matrix import SERVICE_ROLES, Permission, Role
-from cli.exit import ExitCode, database_problem
+from cli.exit import ExitCode, database_problem, unreachable_database
 from cli.identity import cli_source, operator
 from cli.output import console, table
 from config.errors import ConfigError
@@ -55,10 +55,8 @@ def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
         _fail(str(exc))
     except ConfigError:
         raise
-    except (OSError, TimeoutError) as exc:
-        _fail(database_problem(exc), ExitCode.UNREACHABLE)
     except Exception as exc:  # the driver's own errors: no traceback, and no URL
-        if exc.__class__.__module__.startswith(("sqlalchemy", "asyncpg", "aiosqlite")):
+        if unreachable_database(exc):
             _fail(database_problem(exc), ExitCode.UNREACHABLE)
         raise
 
