@@ -35,7 +35,7 @@ from cli.output import console as make_console
 from cli.output import table as make_table
 from config.errors import ConfigError
 from config.settings import load_settings
-from plans.lifecycle import OPEN_STATES, UNANSWERED_STATES, TaskState
+from plans.lifecycle import AWAITING_ACK, OPEN_STATES, TaskState
 from runtime.services import Runtime, run_with
 from store.queries import (
     ResponseOverview,
@@ -251,7 +251,7 @@ def _escalated(board: Board) -> list[tuple[TaskRecord, list[EscalationRecord]]]:
     return [
         (task, board.steps[task.id])
         for task in board.overview.tasks
-        if task.id in board.steps and task.state in UNANSWERED_STATES
+        if task.id in board.steps and task.state in AWAITING_ACK
     ]
 
 

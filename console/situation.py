@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select
 
-from plans.lifecycle import OPEN_STATES, UNANSWERED_STATES, TaskState
+from plans.lifecycle import AWAITING_ACK, OPEN_STATES, TaskState
 from store.models import (
     AuditRecord,
     EscalationRecord,
@@ -82,7 +82,7 @@ class TaskLine:
     @property
     def escalated(self) -> bool:
         """Unanswered after at least one escalation step."""
-        return self.escalation is not None and self.state in UNANSWERED_STATES
+        return self.escalation is not None and self.state in AWAITING_ACK
 
     @property
     def attention(self) -> bool:

@@ -43,7 +43,12 @@ UNANSWERED_STATES: tuple[TaskState, ...] = (
     TaskState.ESCALATED,
     TaskState.OVERDUE,
 )
-"""Open states in which nobody has acknowledged the task yet."""
+"""States in which the task workflow still takes an acknowledgement as news (kept as every
+release had it: histories replay against it). A task turns overdue only after it was
+acknowledged, so to ask "has anyone acknowledged it yet?" use :data:`AWAITING_ACK`."""
+
+AWAITING_ACK: tuple[TaskState, ...] = (TaskState.DISPATCHED, TaskState.ESCALATED)
+"""States of a task nobody has acknowledged yet (what the board and ``status`` chase)."""
 
 ANSWERS: dict[str, TaskState] = {
     "acknowledge": TaskState.ACKNOWLEDGED,

@@ -22,7 +22,17 @@ from store import records
 from store.db import create_engine, session_maker
 from store.drills import drill_rows
 from store.migrate import upgrade_async
-from store.models import Base, PlanRecord, WarningRecord
+from store.models import (
+    AuditRecord,
+    Base,
+    EscalationRecord,
+    PlanRecord,
+    RejectionRecord,
+    ResponseRecord,
+    TaskEventRecord,
+    TaskRecord,
+    WarningRecord,
+)
 from store.queries import overview, warning
 from store.types import UTCDateTime
 
@@ -91,6 +101,19 @@ async def _write_every_table(sessions: async_sessionmaker[AsyncSession]) -> None
         await records.save_rejection(session, "http", "syntax: not JSON", b"x", SENT)
 
 
+WRITTEN = (
+    PlanRecord.__table__,
+    ResponseRecord.__table__,
+    WarningRecord.__table__,
+    TaskRecord.__table__,
+    TaskEventRecord.__table__,
+    EscalationRecord.__table__,
+    AuditRecord.__table__,
+    RejectionRecord.__table__,
+)
+"""The tables :func:`_write_every_table` fills (the access tables are tests/access's)."""
+
+
 def _holds_datetimes(column_type: TypeEngine[Any]) -> bool:
     try:
         return column_type.python_type is datetime
@@ -112,11 +135,12 @@ async def test_every_datetime_column_keeps_the_instant(
         for column in table.columns
         if _holds_datetimes(column.type)
     ]
-    assert len(columns) == 12
-    assert all(isinstance(column.type, UTCDateTime) for column in columns)
+    assert all(isinstance(column.type, UTCDateTime) for column in columns), columns
     async with sessions() as session:
         for column in columns:
             values = list(await session.scalars(select(column)))
+            if not any(column.table is table for table in WRITTEN):
+                continue  # accounts, tokens, sessions, audit: tests/access round-trips them
             assert values, column
             if column is PlanRecord.__table__.c.recorded_at:  # the time it was saved
                 assert all(v.utcoffset() == timedelta(0) for v in values)
