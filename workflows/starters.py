@@ -52,19 +52,8 @@ async def submit(
     if alert.route is Route.IGNORED:
         return Routed(alert.route, None)
     drill = alert.route is Route.DRILL
-    workflow_id = response_workflow_id(region, drill)
-    await client.start_workflow(
-        ResponseWorkflow.run,
-        ResponseInput(region=region, plan=plan, drill=drill, time_scale=time_scale),
-        id=workflow_id,
-        task_queue=task_queue,
-        start_signal="receive_alert",
-        start_signal_args=[alert],
-        search_attributes=TypedSearchAttributes(
-            [SearchAttributePair(REGION, region), SearchAttributePair(DRILL, drill)]
-        ),
-    )
-    return Routed(alert.route, workflow_id)
+    start = _Start(client, task_queue, region, plan, drill, time_scale)
+    return Routed(alert.route, await start.signal("receive_alert", alert))
 
 
 async def declare(
@@ -82,16 +71,35 @@ async def declare(
     Durable once it returns, like :func:`submit`; returns the workflow id. A drill replaying
     the HQ's recorded decisions sends them to its drill response.
     """
-    workflow_id = response_workflow_id(region, drill)
-    await client.start_workflow(
-        ResponseWorkflow.run,
-        ResponseInput(region=region, plan=plan, drill=drill, time_scale=time_scale),
-        id=workflow_id,
-        task_queue=task_queue,
-        start_signal="receive_hq",
-        start_signal_args=[decision],
-        search_attributes=TypedSearchAttributes(
-            [SearchAttributePair(REGION, region), SearchAttributePair(DRILL, drill)]
-        ),
-    )
-    return workflow_id
+    start = _Start(client, task_queue, region, plan, drill, time_scale)
+    return await start.signal("receive_hq", decision)
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Signal-with-start of a region's response: what every kind of input needs."""
+
+    client: Client
+    task_queue: str
+    region: str
+    plan: Plan
+    drill: bool
+    time_scale: float
+
+    async def signal(self, name: str, arg: object) -> str:
+        """Send ``arg`` as signal ``name``, starting the response if none runs; its id."""
+        workflow_id = response_workflow_id(self.region, self.drill)
+        await self.client.start_workflow(
+            ResponseWorkflow.run,
+            ResponseInput(
+                region=self.region, plan=self.plan, drill=self.drill, time_scale=self.time_scale
+            ),
+            id=workflow_id,
+            task_queue=self.task_queue,
+            start_signal=name,
+            start_signal_args=[arg],
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(REGION, self.region), SearchAttributePair(DRILL, self.drill)]
+            ),
+        )
+        return workflow_id
